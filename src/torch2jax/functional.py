@@ -1,0 +1,280 @@
+"""t2j of functions and modules, j2t of JAX functions: pytrees, state_dict, rng, buffers."""
+
+from __future__ import annotations
+
+import collections
+import functools
+import weakref
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import torch
+import torch.utils._pytree as torch_pytree
+
+from torch2jax.convert import array_to_tensor, tensor_to_array
+from torch2jax.errors import StateDictError
+from torch2jax.torchish import Torchish, call_jax, converting, current_conversion
+
+_ARRAY_TYPES = (jax.Array, jax.core.Tracer, np.ndarray, np.generic)
+
+
+def _is_array(x: Any) -> bool:
+    return isinstance(x, _ARRAY_TYPES)
+
+
+# --------------------------------------------------------------------------------------------------
+# Outputs: tensors back to arrays, containers kept
+
+
+_registered_with_jax: set[type] = set()
+
+
+def _hashable(context: Any) -> Any:
+    if isinstance(context, list):
+        return tuple(_hashable(c) for c in context)
+    return context
+
+
+def _register_container_with_jax(cls: type) -> None:
+    """Make a container PyTorch's pytree knows (a HuggingFace ModelOutput, say) a JAX pytree too."""
+    if cls in _registered_with_jax:
+        return
+    _registered_with_jax.add(cls)
+    node = torch_pytree.SUPPORTED_NODES[cls]
+    try:
+        jax.tree_util.register_pytree_node(
+            cls,
+            lambda obj: (lambda children, context: (children, _hashable(context)))(
+                *node.flatten_fn(obj)
+            ),
+            lambda context, children: node.unflatten_fn(list(children), context),
+        )
+    except ValueError:  # already registered with JAX by someone else
+        pass
+
+
+_JAX_NATIVE_CONTAINERS = (tuple, list, dict, collections.OrderedDict, collections.defaultdict)
+
+
+def _register_spec_containers(spec: torch_pytree.TreeSpec) -> None:
+    node_type = spec.type
+    if node_type is not None and node_type not in _JAX_NATIVE_CONTAINERS:
+        if not torch_pytree.is_namedtuple_class(node_type):
+            _register_container_with_jax(node_type)
+    for child in spec.children():
+        _register_spec_containers(child)
+
+
+def _output_to_jax(out: Any) -> Any:
+    leaves, spec = torch_pytree.tree_flatten(out)
+    converted = [
+        leaf.value
+        if isinstance(leaf, Torchish)
+        else tensor_to_array(leaf)
+        if isinstance(leaf, torch.Tensor)
+        else leaf
+        for leaf in leaves
+    ]
+    _register_spec_containers(spec)
+    return torch_pytree.tree_unflatten(converted, spec)
+
+
+# --------------------------------------------------------------------------------------------------
+# Running PyTorch code on Torchish values
+
+
+def _run_converted(
+    fn: Callable[..., Any], args: tuple, kwargs: dict, rng: Any, state: list[Any] = ()
+) -> tuple[Any, list[Any]]:
+    """Call ``fn(*args, *state_tensors, **kwargs)`` with every array as a Torchish, functionalized.
+
+    Returns the JAX outputs and the final values of the state entries (after in-place updates).
+    """
+    leaves, treedef = jax.tree_util.tree_flatten((args, kwargs))
+    array_positions = [i for i, leaf in enumerate(leaves) if _is_array(leaf)]
+    with converting(rng):
+        arg_tensors = [Torchish(jnp.asarray(leaves[i])) for i in array_positions]
+        state_tensors = [Torchish(jnp.asarray(value)) for value in state]
+
+        def body(*tensors: torch.Tensor) -> Any:
+            filled = list(leaves)
+            for position, tensor in zip(array_positions, tensors, strict=False):
+                filled[position] = tensor
+            call_args, call_kwargs = jax.tree_util.tree_unflatten(treedef, filled)
+            return fn(*call_args, *tensors[len(array_positions) :], **call_kwargs)
+
+        out = torch.func.functionalize(body, remove="mutations_and_views")(
+            *arg_tensors, *state_tensors
+        )
+        return _output_to_jax(out), [t.value for t in state_tensors]
+
+
+def function_to_jax(fn: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    def jax_function(*args: Any, rng: Any = None, **kwargs: Any) -> Any:
+        return _run_converted(fn, args, kwargs, rng)[0]
+
+    return jax_function
+
+
+# --------------------------------------------------------------------------------------------------
+# Modules
+
+
+# id(tensor) -> (weak reference, version counter, array); the weak reference tells a reused id apart.
+_constant_cache: dict[int, tuple[weakref.ref, int, Any]] = {}
+
+
+def _module_tensor_as_array(tensor: torch.Tensor) -> Any:
+    """A module's own parameter/buffer as a JAX array, reconverted only when it changed in place."""
+    cached = _constant_cache.get(id(tensor))
+    if cached is not None and cached[0]() is tensor and cached[1] == tensor._version:
+        return cached[2]
+    array = tensor_to_array(tensor)
+    key = id(tensor)
+    _constant_cache[key] = (
+        weakref.ref(tensor, lambda _: _constant_cache.pop(key, None)),
+        tensor._version,
+        array,
+    )
+    return array
+
+
+def _named_state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    state = dict(module.named_parameters(remove_duplicate=False))
+    state.update(module.named_buffers(remove_duplicate=False))
+    return state
+
+
+def _tied_groups(state: dict[str, torch.Tensor]) -> list[list[str]]:
+    """Names grouped by the tensor they name: tied weights are one group."""
+    groups: dict[int, list[str]] = {}
+    for name, tensor in state.items():
+        groups.setdefault(id(tensor), []).append(name)
+    return list(groups.values())
+
+
+def _check_state_dict(state: dict[str, torch.Tensor], given: Mapping[str, Any]) -> None:
+    unknown = [name for name in given if name not in state]
+    mismatched = [
+        f"{name}: got {tuple(np.shape(value))}, expected {tuple(state[name].shape)}"
+        for name, value in given.items()
+        if name in state and tuple(np.shape(value)) != tuple(state[name].shape)
+    ]
+    if unknown or mismatched:
+        lines = []
+        if unknown:
+            lines.append("names the module does not have: " + ", ".join(sorted(unknown)))
+        if mismatched:
+            lines.append("shapes that do not match: " + "; ".join(mismatched))
+        raise StateDictError("torch2jax: state_dict has " + "\n  ".join(lines))
+
+
+def module_to_jax(module: torch.nn.Module) -> Callable[..., Any]:
+    forward_doc = getattr(type(module).forward, "__doc__", None)
+
+    def jax_module(
+        *args: Any,
+        state_dict: Mapping[str, Any] | None = None,
+        rng: Any = None,
+        return_state_dict: bool = False,
+        **kwargs: Any,
+    ) -> Any:
+        state = _named_state(module)
+        given = dict(state_dict or {})
+        _check_state_dict(state, given)
+        groups = _tied_groups(state)
+        values = []
+        for group in groups:
+            name = next((n for n in group if n in given), None)
+            tensor = state[group[0]]
+            value = given[name] if name is not None else _module_tensor_as_array(tensor)
+            if not tensor.requires_grad and isinstance(tensor, torch.nn.Parameter):
+                value = jax.lax.stop_gradient(value)
+            values.append(value)
+
+        def call(*call_args: Any, **call_kwargs: Any) -> Any:
+            state_tensors = call_args[len(call_args) - len(groups) :]
+            inputs = call_args[: len(call_args) - len(groups)]
+            parameters = {group[0]: t for group, t in zip(groups, state_tensors, strict=True)}
+            return torch.func.functional_call(module, parameters, inputs, call_kwargs, strict=False)
+
+        out, new_values = _run_converted(call, args, kwargs, rng, values)
+        if not return_state_dict:
+            return out
+        new_state = {
+            name: value for group, value in zip(groups, new_values, strict=True) for name in group
+        }
+        return out, new_state
+
+    jax_module.__doc__ = forward_doc
+    jax_module.__name__ = type(module).__name__
+    return jax_module
+
+
+# --------------------------------------------------------------------------------------------------
+# JAX functions called from PyTorch
+
+
+def jax_function_to_torch(fn: Callable[..., Any]) -> Callable[..., Any]:
+    jitted = jax.jit(fn)
+
+    @functools.wraps(fn)
+    def torch_function(*args: Any, **kwargs: Any) -> Any:
+        if getattr(current_conversion(), "rng", None) is not None or _inside_conversion():
+            # Inside t2j: inline the JAX function into the trace instead of round-tripping.
+            return call_jax(fn, args, kwargs)
+        leaves, spec = torch_pytree.tree_flatten((args, kwargs))
+        tensor_positions = [i for i, leaf in enumerate(leaves) if isinstance(leaf, torch.Tensor)]
+
+        def on_arrays(*arrays: Any) -> Any:
+            filled = list(leaves)
+            for position, array in zip(tensor_positions, arrays, strict=True):
+                filled[position] = array
+            call_args, call_kwargs = torch_pytree.tree_unflatten(filled, spec)
+            return jitted(*call_args, **call_kwargs)
+
+        tensors = [leaves[i] for i in tensor_positions]
+        out_leaves, out_def = jax.tree_util.tree_flatten(
+            jax.eval_shape(
+                on_arrays, *[jax.ShapeDtypeStruct(t.shape, _dtype_of(t)) for t in tensors]
+            )
+        )
+        results = _JaxFunction.apply(on_arrays, out_def, *tensors)
+        return jax.tree_util.tree_unflatten(out_def, list(results))
+
+    return torch_function
+
+
+def _dtype_of(tensor: torch.Tensor) -> Any:
+    from torch2jax.convert import to_jax_dtype
+
+    return to_jax_dtype(tensor.dtype)
+
+
+def _inside_conversion() -> bool:
+    from torch2jax import torchish
+
+    return getattr(torchish._state, "conversion", None) is not None
+
+
+class _JaxFunction(torch.autograd.Function):
+    """A JAX computation as a PyTorch autograd node; backward is ``jax.vjp``."""
+
+    @staticmethod
+    def forward(ctx, on_arrays, out_def, *tensors):
+        arrays = [tensor_to_array(t) for t in tensors]
+        outputs, vjp = jax.vjp(on_arrays, *arrays)
+        ctx.vjp = vjp
+        ctx.out_def = out_def
+        out_leaves = jax.tree_util.tree_leaves(outputs)
+        return tuple(array_to_tensor(o).clone() for o in out_leaves)
+
+    @staticmethod
+    def backward(ctx, *grads):
+        cotangents = [tensor_to_array(g) for g in grads]
+        input_grads = ctx.vjp(jax.tree_util.tree_unflatten(ctx.out_def, cotangents))
+        return None, None, *(array_to_tensor(g).clone() for g in input_grads)

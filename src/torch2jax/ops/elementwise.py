@@ -1,0 +1,450 @@
+"""Elementwise operations: arithmetic, comparisons, math functions, casts.
+
+Most are one-to-one with a ``jax.numpy``/``jax.lax`` function and differ only in how PyTorch
+promotes dtypes, so they live in tables keyed by promotion kind (PyTorch's
+``ELEMENTWISE_TYPE_PROMOTION_KIND``); the ones with their own semantics have their own function.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import jax.scipy.special as jss
+import numpy as np
+
+from torch2jax.ops._common import (
+    aten,
+    cast,
+    category,
+    default_float,
+    is_array,
+    jax_dtype,
+    promote,
+    real_dtype,
+    result_type,
+    to_float,
+)
+from torch2jax.registry import implements
+
+# --------------------------------------------------------------------------------------------------
+# Tables
+
+
+def _unary_same(fn: Callable[[Any], Any]) -> Callable[..., Any]:
+    """DEFAULT promotion for one operand: the result keeps the input's dtype."""
+
+    def lowering(x: Any) -> Any:
+        return fn(x)
+
+    return lowering
+
+
+def _unary_int_to_float(fn: Callable[[Any], Any]) -> Callable[..., Any]:
+    """INT_TO_FLOAT: integer and bool inputs compute in the default float dtype."""
+
+    def lowering(x: Any) -> Any:
+        return fn(cast(x, to_float(x.dtype)))
+
+    return lowering
+
+
+def _unary_bool(fn: Callable[[Any], Any]) -> Callable[..., Any]:
+    def lowering(x: Any) -> Any:
+        return fn(x).astype(jnp.bool_)
+
+    return lowering
+
+
+def _binary_default(fn: Callable[[Any, Any], Any]) -> Callable[..., Any]:
+    def lowering(a: Any, b: Any) -> Any:
+        _, (a, b) = promote(a, b)
+        return fn(a, b)
+
+    return lowering
+
+
+def _binary_int_to_float(fn: Callable[[Any, Any], Any]) -> Callable[..., Any]:
+    def lowering(a: Any, b: Any) -> Any:
+        dtype = to_float(result_type(a, b))
+        return fn(cast(a, dtype), cast(b, dtype))
+
+    return lowering
+
+
+def _binary_bool(fn: Callable[[Any, Any], Any]) -> Callable[..., Any]:
+    """ALWAYS_BOOL: operands compare in their common dtype, the result is bool."""
+
+    def lowering(a: Any, b: Any) -> Any:
+        _, (a, b) = promote(a, b)
+        return fn(a, b)
+
+    return lowering
+
+
+def _sign(x: Any) -> Any:
+    return x if x.dtype == jnp.bool_ else jnp.sign(x)
+
+
+def _sgn(x: Any) -> Any:
+    if category(x.dtype) == 3:
+        magnitude = jnp.abs(x)
+        return jnp.where(magnitude == 0, 0, x / jnp.where(magnitude == 0, 1, magnitude)).astype(
+            x.dtype
+        )
+    return _sign(x)
+
+
+def _trunc_or_identity(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """ceil/floor/round/trunc leave integers unchanged (jnp would turn them into floats)."""
+    return lambda x: fn(x) if category(x.dtype) >= 2 else x
+
+
+UNARY_SAME = {
+    aten.neg: jnp.negative,
+    aten.positive: lambda x: x,
+    aten.ceil: _trunc_or_identity(jnp.ceil),
+    aten.floor: _trunc_or_identity(jnp.floor),
+    aten.trunc: _trunc_or_identity(jnp.trunc),
+    aten.fix: _trunc_or_identity(jnp.trunc),
+    aten.frac: lambda x: x - jnp.trunc(x),
+    aten.sign: _sign,
+    aten.sgn: _sgn,
+    aten.bitwise_not: lambda x: jnp.logical_not(x) if x.dtype == jnp.bool_ else jnp.invert(x),
+    aten.conj_physical: jnp.conj,
+    aten.square: lambda x: jnp.square(x) if x.dtype != jnp.bool_ else x,
+}
+
+UNARY_INT_TO_FLOAT = {
+    aten.sin: jnp.sin,
+    aten.cos: jnp.cos,
+    aten.tan: jnp.tan,
+    aten.asin: jnp.arcsin,
+    aten.acos: jnp.arccos,
+    aten.atan: jnp.arctan,
+    aten.sinh: jnp.sinh,
+    aten.cosh: jnp.cosh,
+    aten.tanh: jnp.tanh,
+    aten.asinh: jnp.arcsinh,
+    aten.acosh: jnp.arccosh,
+    aten.atanh: jnp.arctanh,
+    aten.exp: jnp.exp,
+    aten.exp2: jnp.exp2,
+    aten.expm1: jnp.expm1,
+    aten.log: jnp.log,
+    aten.log2: jnp.log2,
+    aten.log10: jnp.log10,
+    aten.log1p: jnp.log1p,
+    aten.sqrt: jnp.sqrt,
+    aten.rsqrt: jax.lax.rsqrt,
+    aten.reciprocal: jnp.reciprocal,
+    aten.sigmoid: jax.nn.sigmoid,
+    aten.erf: jss.erf,
+    aten.erfc: jss.erfc,
+    aten.erfinv: jss.erfinv,
+    aten.lgamma: jss.gammaln,
+    aten.digamma: jss.digamma,
+    aten.i0: jss.i0,
+    aten.special_i0e: jss.i0e,
+    aten.special_i1: jss.i1,
+    aten.special_i1e: jss.i1e,
+    aten.special_ndtri: jss.ndtri,
+    aten.special_ndtr: jss.ndtr,
+    aten.special_log_ndtr: jss.log_ndtr,
+    aten.special_erfcx: jss.erfcx,
+    aten.sinc: jnp.sinc,
+    aten.deg2rad: jnp.deg2rad,
+    aten.rad2deg: jnp.rad2deg,
+}
+
+UNARY_BOOL = {
+    aten.isnan: jnp.isnan,
+    aten.isinf: jnp.isinf,
+    aten.isfinite: jnp.isfinite,
+    aten.isposinf: jnp.isposinf,
+    aten.isneginf: jnp.isneginf,
+    aten.logical_not: jnp.logical_not,
+    aten.signbit: jnp.signbit,
+}
+
+BINARY_DEFAULT = {
+    aten.mul: jnp.multiply,
+    aten.maximum: jnp.maximum,
+    aten.minimum: jnp.minimum,
+    aten.fmax: jnp.fmax,
+    aten.fmin: jnp.fmin,
+    aten.remainder: jnp.remainder,
+    aten.fmod: jnp.fmod,
+    aten.bitwise_and: jnp.bitwise_and,
+    aten.bitwise_or: jnp.bitwise_or,
+    aten.bitwise_xor: jnp.bitwise_xor,
+    aten.bitwise_left_shift: jnp.left_shift,
+    aten.bitwise_right_shift: jnp.right_shift,
+    aten.__lshift__: jnp.left_shift,
+    aten.__rshift__: jnp.right_shift,
+    aten.floor_divide: jnp.floor_divide,
+    aten.heaviside: jnp.heaviside,
+    aten.nextafter: jnp.nextafter,
+    aten.gcd: jnp.gcd,
+    aten.lcm: jnp.lcm,
+}
+
+BINARY_INT_TO_FLOAT = {
+    aten.atan2: jnp.arctan2,
+    aten.arctan2: jnp.arctan2,
+    aten.copysign: jnp.copysign,
+    aten.hypot: jnp.hypot,
+    aten.logaddexp: jnp.logaddexp,
+    aten.logaddexp2: jnp.logaddexp2,
+    aten.xlogy: jss.xlogy,
+    aten.special_xlog1py: jss.xlog1py,
+    aten.special_zeta: jss.zeta,
+}
+
+BINARY_BOOL = {
+    aten.eq: jnp.equal,
+    aten.ne: jnp.not_equal,
+    aten.lt: jnp.less,
+    aten.le: jnp.less_equal,
+    aten.gt: jnp.greater,
+    aten.ge: jnp.greater_equal,
+    aten.logical_and: jnp.logical_and,
+    aten.logical_or: jnp.logical_or,
+    aten.logical_xor: jnp.logical_xor,
+}
+
+for _table, _make in (
+    (UNARY_SAME, _unary_same),
+    (UNARY_INT_TO_FLOAT, _unary_int_to_float),
+    (UNARY_BOOL, _unary_bool),
+    (BINARY_DEFAULT, _binary_default),
+    (BINARY_INT_TO_FLOAT, _binary_int_to_float),
+    (BINARY_BOOL, _binary_bool),
+):
+    for _op, _fn in _table.items():
+        implements(_op)(_make(_fn))
+
+
+# --------------------------------------------------------------------------------------------------
+# Operations with their own semantics
+
+
+@implements(aten.add)
+def add(a: Any, b: Any, *, alpha: Any = 1) -> Any:
+    dtype, (a, b) = promote(a, b)
+    return a + (b if alpha == 1 else b * cast(alpha, dtype))
+
+
+@implements(aten.sub)
+def sub(a: Any, b: Any, *, alpha: Any = 1) -> Any:
+    dtype, (a, b) = promote(a, b)
+    return a - (b if alpha == 1 else b * cast(alpha, dtype))
+
+
+@implements(aten.rsub)
+def rsub(a: Any, b: Any, *, alpha: Any = 1) -> Any:
+    return sub(b, a, alpha=alpha)
+
+
+@implements(aten.div)
+def div(a: Any, b: Any, *, rounding_mode: str | None = None) -> Any:
+    dtype = result_type(a, b)
+    if rounding_mode is None:
+        dtype = to_float(dtype)
+        return jnp.true_divide(cast(a, dtype), cast(b, dtype))
+    a, b = cast(a, dtype), cast(b, dtype)
+    if rounding_mode == "trunc":
+        if category(dtype) >= 2:
+            return jnp.trunc(a / b).astype(dtype)
+        return jax.lax.div(a, b)
+    return jnp.floor_divide(a, b)
+
+
+@implements(aten.abs)
+def abs_(x: Any) -> Any:
+    if x.dtype == jnp.bool_:
+        return x
+    return jnp.abs(x).astype(real_dtype(x.dtype))
+
+
+@implements(aten.round)
+def round_(x: Any, *, decimals: int = 0) -> Any:
+    if category(x.dtype) < 2:
+        return x
+    if decimals == 0:
+        return jnp.round(x)
+    scale = 10.0**decimals
+    return (jnp.round(x * scale) / scale).astype(x.dtype)
+
+
+@implements(aten.pow)
+def pow_(base: Any, exponent: Any) -> Any:
+    dtype, (b, e) = promote(base, exponent)
+    if not is_array(exponent) and category(dtype) >= 2 and float(exponent).is_integer():
+        if abs(exponent) <= 4:
+            return jax.lax.integer_pow(b, int(exponent))
+    if not is_array(exponent) and exponent == 0.5 and category(dtype) == 2:
+        return jnp.sqrt(b)
+    return jnp.power(b, e)
+
+
+@implements(aten.float_power)
+def float_power(base: Any, exponent: Any) -> Any:
+    dtype = (
+        np.dtype(jnp.complex128)
+        if category(result_type(base, exponent)) == 3
+        else np.dtype(jnp.float64)
+    )
+    dtype = jax.dtypes.canonicalize_dtype(dtype)
+    return jnp.power(cast(base, dtype), cast(exponent, dtype))
+
+
+@implements(aten.where)
+def where(condition: Any, a: Any, b: Any) -> Any:
+    _, (a, b) = promote(a, b)
+    return jnp.where(condition, a, b)
+
+
+@implements(aten.clamp, aten.clip)
+def clamp(x: Any, min: Any = None, max: Any = None) -> Any:
+    dtype = result_type(x, min, max)
+    x = cast(x, dtype)
+    if min is not None:
+        x = jnp.maximum(x, cast(min, dtype))
+    if max is not None:
+        x = jnp.minimum(x, cast(max, dtype))
+    return x
+
+
+@implements(aten.clamp_min)
+def clamp_min(x: Any, min: Any) -> Any:
+    return clamp(x, min=min)
+
+
+@implements(aten.clamp_max)
+def clamp_max(x: Any, max: Any) -> Any:
+    return clamp(x, max=max)
+
+
+@implements(aten.nan_to_num)
+def nan_to_num(
+    x: Any, nan: float | None = 0.0, posinf: float | None = None, neginf: float | None = None
+) -> Any:
+    if category(x.dtype) < 2:
+        return x
+    return jnp.nan_to_num(x, nan=0.0 if nan is None else nan, posinf=posinf, neginf=neginf)
+
+
+@implements(aten.lerp)
+def lerp(start: Any, end: Any, weight: Any) -> Any:
+    dtype, (start, end, weight) = promote(start, end, weight)
+    # PyTorch's formula: more exact near weight = 1 than start + weight * (end - start).
+    return jnp.where(
+        jnp.abs(weight) < 0.5, start + weight * (end - start), end - (end - start) * (1 - weight)
+    ).astype(dtype)
+
+
+@implements(aten.addcmul)
+def addcmul(x: Any, t1: Any, t2: Any, *, value: Any = 1) -> Any:
+    dtype, (x, t1, t2) = promote(x, t1, t2)
+    return x + cast(value, dtype) * t1 * t2
+
+
+@implements(aten.addcdiv)
+def addcdiv(x: Any, t1: Any, t2: Any, *, value: Any = 1) -> Any:
+    dtype, (x, t1, t2) = promote(x, t1, t2)
+    return x + cast(value, dtype) * (t1 / t2)
+
+
+@implements(aten.logit)
+def logit(x: Any, eps: float | None = None) -> Any:
+    x = cast(x, to_float(x.dtype))
+    if eps is not None:
+        x = jnp.clip(x, eps, 1 - eps)
+    return jnp.log(x / (1 - x))
+
+
+@implements(aten.polygamma)
+def polygamma(n: int, x: Any) -> Any:
+    x = cast(x, to_float(x.dtype))
+    return jss.polygamma(n, x).astype(x.dtype)
+
+
+@implements(aten.mvlgamma)
+def mvlgamma(x: Any, p: int) -> Any:
+    x = cast(x, to_float(x.dtype))
+    return jss.multigammaln(x, p).astype(x.dtype)
+
+
+# --------------------------------------------------------------------------------------------------
+# Casts, copies and complex views
+
+
+@implements(aten._to_copy)
+def to_copy(x: Any, *, dtype: Any = None, **_placement: Any) -> Any:
+    if dtype is None:
+        return jnp.array(x, copy=False) if is_array(x) else x
+    target = jax_dtype(dtype)
+    if target == jnp.bool_:
+        return x != 0
+    if category(x.dtype) == 3 and category(target) < 3:
+        x = jnp.real(x)
+    return x.astype(target)
+
+
+@implements(aten.clone, aten.lift_fresh, aten.lift_fresh_copy, aten.alias, aten.alias_copy)
+def clone(x: Any, *, memory_format: Any = None) -> Any:
+    return x
+
+
+@implements(aten.detach, aten.detach_copy)
+def detach(x: Any) -> Any:
+    return jax.lax.stop_gradient(x)
+
+
+@implements(aten.view_as_real, aten.view_as_real_copy)
+def view_as_real(x: Any) -> Any:
+    return jnp.stack([jnp.real(x), jnp.imag(x)], axis=-1)
+
+
+@implements(aten.view_as_complex, aten.view_as_complex_copy)
+def view_as_complex(x: Any) -> Any:
+    return jax.lax.complex(x[..., 0], x[..., 1])
+
+
+@implements(aten.real)
+def real(x: Any) -> Any:
+    return jnp.real(x) if category(x.dtype) == 3 else x
+
+
+@implements(aten.imag)
+def imag(x: Any) -> Any:
+    return jnp.imag(x)
+
+
+@implements(aten.resolve_conj, aten.resolve_neg)
+def resolve(x: Any) -> Any:
+    return x
+
+
+@implements(aten._conj, aten._conj_copy)
+def conj(x: Any) -> Any:
+    return jnp.conj(x) if category(x.dtype) == 3 else x
+
+
+@implements(aten._neg_view, aten._neg_view_copy)
+def neg_view(x: Any) -> Any:
+    return -x
+
+
+@implements(aten.scalar_tensor)
+def scalar_tensor(value: Any, *, dtype: Any = None, **_placement: Any) -> Any:
+    return jnp.asarray(value, jax_dtype(dtype, default_float()))
+
+
+@implements(aten.copy)
+def copy(x: Any, src: Any, non_blocking: bool = False) -> Any:
+    """The functional form of ``x.copy_(src)``: src broadcast to x's shape, in x's dtype."""
+    return jnp.broadcast_to(cast(src, x.dtype), x.shape)

@@ -1,0 +1,627 @@
+"""Neural-network operations: convolution, pooling, normalization, activations, embedding,
+losses and attention."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import torch
+
+from torch2jax.ops._common import aten, canonical_dim, cast, precision, to_float
+from torch2jax.ops.reductions import index_dtype
+from torch2jax.registry import implements
+
+# --------------------------------------------------------------------------------------------------
+# Convolution
+
+
+def _spatial_dimension_numbers(spatial: int) -> tuple[str, str, str]:
+    letters = "DHW"[-spatial:] if spatial <= 3 else None
+    if letters is None:
+        raise NotImplementedError("torch2jax: convolutions over more than 3 spatial dimensions")
+    return "NC" + letters, "OI" + letters, "NC" + letters
+
+
+def _expand(values: Sequence[int] | int, spatial: int) -> list[int]:
+    values = [values] if isinstance(values, int) else list(values)
+    return values * spatial if len(values) == 1 else values
+
+
+@implements(aten.convolution, aten._convolution)
+def convolution(
+    x: Any,
+    weight: Any,
+    bias: Any,
+    stride: Sequence[int],
+    padding: Sequence[int],
+    dilation: Sequence[int],
+    transposed: bool,
+    output_padding: Sequence[int],
+    groups: int,
+    *_backend_flags: Any,
+) -> Any:
+    unbatched = x.ndim == weight.ndim - 1
+    if unbatched:
+        x = x[None]
+    spatial = weight.ndim - 2
+    stride, dilation = _expand(stride, spatial), _expand(dilation, spatial)
+    padding, output_padding = _expand(padding, spatial), _expand(output_padding, spatial)
+    numbers = _spatial_dimension_numbers(spatial)
+    if not transposed:
+        out = jax.lax.conv_general_dilated(
+            x,
+            weight,
+            window_strides=stride,
+            padding=[(p, p) for p in padding],
+            rhs_dilation=dilation,
+            dimension_numbers=numbers,
+            feature_group_count=groups,
+            precision=precision(),
+        )
+    else:
+        # A transposed convolution is the gradient of a convolution: dilate the input by the
+        # stride and convolve with the flipped kernel, in/out channels swapped within each group.
+        in_channels, out_per_group = weight.shape[0], weight.shape[1]
+        kernel = weight.reshape((groups, in_channels // groups, out_per_group) + weight.shape[2:])
+        kernel = jnp.swapaxes(kernel, 1, 2).reshape(
+            (groups * out_per_group, in_channels // groups) + weight.shape[2:]
+        )
+        kernel = jnp.flip(kernel, axis=tuple(range(2, 2 + spatial)))
+        pads = [
+            (d * (k - 1) - p, d * (k - 1) - p + op)
+            for d, k, p, op in zip(dilation, weight.shape[2:], padding, output_padding, strict=True)
+        ]
+        out = jax.lax.conv_general_dilated(
+            x,
+            kernel,
+            window_strides=[1] * spatial,
+            padding=pads,
+            lhs_dilation=stride,
+            rhs_dilation=dilation,
+            dimension_numbers=numbers,
+            feature_group_count=groups,
+            precision=precision(),
+        )
+    if bias is not None:
+        out = out + bias.reshape((1, -1) + (1,) * spatial).astype(out.dtype)
+    return out[0] if unbatched else out
+
+
+# --------------------------------------------------------------------------------------------------
+# Pooling
+
+
+def _pool_padding(
+    size: int, kernel: int, stride: int, pad: int, dilation: int, ceil_mode: bool
+) -> tuple[int, int]:
+    """(low, high) padding giving PyTorch's output length, ceil_mode's extra window included."""
+    effective = dilation * (kernel - 1) + 1
+    numerator = size + 2 * pad - effective
+    out = (-(-numerator // stride) if ceil_mode else numerator // stride) + 1
+    if ceil_mode and (out - 1) * stride >= size + pad:
+        out -= 1  # the last window must start inside the input or the left padding
+    high = (out - 1) * stride + effective - size - pad
+    return pad, max(high, 0) if out > 0 else pad
+
+
+def _pool_geometry(
+    x: Any, spatial: int, kernel: Any, stride: Any, padding: Any, dilation: Any, ceil_mode: bool
+):
+    kernel = _expand(kernel, spatial)
+    stride = _expand(stride, spatial) if stride else kernel
+    padding, dilation = _expand(padding, spatial), _expand(dilation, spatial)
+    lead = x.ndim - spatial
+    pads = [(0, 0)] * lead + [
+        _pool_padding(s, k, st, p, d, ceil_mode)
+        for s, k, st, p, d in zip(x.shape[lead:], kernel, stride, padding, dilation, strict=True)
+    ]
+    window = (1,) * lead + tuple(kernel)
+    strides = (1,) * lead + tuple(stride)
+    dilations = (1,) * lead + tuple(dilation)
+    return window, strides, dilations, pads
+
+
+def _max_pool(
+    x: Any, spatial: int, kernel: Any, stride: Any, padding: Any, dilation: Any, ceil_mode: bool
+) -> tuple[Any, Any]:
+    window, strides, dilations, pads = _pool_geometry(
+        x, spatial, kernel, stride, padding, dilation, ceil_mode
+    )
+    lowest = -jnp.inf if jnp.issubdtype(x.dtype, jnp.floating) else jnp.iinfo(x.dtype).min
+    values = jax.lax.reduce_window(
+        x, np.array(lowest, x.dtype), jax.lax.max, window, strides, pads, window_dilation=dilations
+    )
+    # Indices: flat positions within each plane, as PyTorch returns them; the first maximum wins.
+    lead = x.ndim - spatial
+    plane = x.shape[lead:]
+    positions = jnp.arange(math.prod(plane), dtype=index_dtype()).reshape(plane)
+    positions = jnp.broadcast_to(positions, x.shape)
+    sentinel = jnp.iinfo(index_dtype()).max
+
+    def pick(a: Any, b: Any) -> Any:
+        value_a, index_a = a
+        value_b, index_b = b
+        take_b = (
+            (value_b > value_a) | ((value_b == value_a) & (index_b < index_a)) | jnp.isnan(value_b)
+        )
+        return jnp.where(take_b, value_b, value_a), jnp.where(take_b, index_b, index_a)
+
+    _, indices = jax.lax.reduce_window(
+        (jax.lax.stop_gradient(x), positions),
+        (np.array(lowest, x.dtype), np.array(sentinel, index_dtype())),
+        pick,
+        window,
+        strides,
+        pads,
+        window_dilation=dilations,
+    )
+    return values, indices
+
+
+def _register_max_pool(spatial: int, *ops: Any) -> None:
+    def max_pool_with_indices(
+        x: Any,
+        kernel_size: Any,
+        stride: Any = (),
+        padding: Any = 0,
+        dilation: Any = 1,
+        ceil_mode: bool = False,
+    ) -> Any:
+        return _max_pool(x, spatial, kernel_size, stride, padding, dilation, ceil_mode)
+
+    implements(*ops)(max_pool_with_indices)
+
+
+_register_max_pool(1, aten.max_pool1d_with_indices)
+_register_max_pool(2, aten.max_pool2d_with_indices)
+_register_max_pool(3, aten.max_pool3d_with_indices)
+
+
+@implements(aten.max_pool2d, aten.max_pool1d, aten.max_pool3d)
+def max_pool(
+    x: Any,
+    kernel_size: Any,
+    stride: Any = (),
+    padding: Any = 0,
+    dilation: Any = 1,
+    ceil_mode: bool = False,
+) -> Any:
+    spatial = len(_expand(kernel_size, 1)) if not isinstance(kernel_size, int) else x.ndim - 2
+    window, strides, dilations, pads = _pool_geometry(
+        x, spatial, kernel_size, stride, padding, dilation, ceil_mode
+    )
+    lowest = -jnp.inf if jnp.issubdtype(x.dtype, jnp.floating) else jnp.iinfo(x.dtype).min
+    return jax.lax.reduce_window(
+        x, np.array(lowest, x.dtype), jax.lax.max, window, strides, pads, window_dilation=dilations
+    )
+
+
+def _avg_pool(
+    x: Any,
+    spatial: int,
+    kernel: Any,
+    stride: Any,
+    padding: Any,
+    ceil_mode: bool,
+    count_include_pad: bool,
+    divisor_override: Any,
+) -> Any:
+    window, strides, _, pads = _pool_geometry(x, spatial, kernel, stride, padding, 1, ceil_mode)
+    total = jax.lax.reduce_window(x, np.array(0, x.dtype), jax.lax.add, window, strides, pads)
+    if divisor_override:
+        return total / divisor_override
+    lead = x.ndim - spatial
+    explicit = _expand(padding, spatial)
+    if count_include_pad:
+        # Padding counts, but not the extra ceil_mode padding beyond it.
+        ones = jnp.pad(jnp.ones(x.shape[lead:], x.dtype), [(p, p) for p in explicit])
+        ceil_pads = [(0, hi - p) for (lo, hi), p in zip(pads[lead:], explicit, strict=True)]
+    else:
+        ones = jnp.ones(x.shape[lead:], x.dtype)
+        ceil_pads = pads[lead:]
+    counts = jax.lax.reduce_window(
+        ones, np.array(0, x.dtype), jax.lax.add, window[lead:], strides[lead:], ceil_pads
+    )
+    return total / counts
+
+
+def _register_avg_pool(spatial: int, op: Any) -> None:
+    def avg_pool(
+        x: Any,
+        kernel_size: Any,
+        stride: Any = (),
+        padding: Any = 0,
+        ceil_mode: bool = False,
+        count_include_pad: bool = True,
+        divisor_override: Any = None,
+    ) -> Any:
+        return _avg_pool(
+            x, spatial, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override
+        )
+
+    implements(op)(avg_pool)
+
+
+_register_avg_pool(1, aten.avg_pool1d)
+_register_avg_pool(2, aten.avg_pool2d)
+_register_avg_pool(3, aten.avg_pool3d)
+
+
+def _adaptive_matrix(size: int, out: int, dtype: Any) -> Any:
+    """Averaging weights (out, size) of PyTorch's adaptive pooling windows."""
+    starts = [(i * size) // out for i in range(out)]
+    ends = [-(-((i + 1) * size) // out) for i in range(out)]
+    rows = [
+        [1.0 / (e - s) if s <= j < e else 0.0 for j in range(size)]
+        for s, e in zip(starts, ends, strict=True)
+    ]
+    return jnp.asarray(rows, dtype)
+
+
+def _adaptive_avg_pool(x: Any, output_size: Sequence[int]) -> Any:
+    spatial = len(output_size)
+    for i, out in enumerate(output_size):
+        axis = x.ndim - spatial + i
+        size = x.shape[axis]
+        if out is None or out == size:
+            continue
+        if size % out == 0:
+            shape = x.shape[:axis] + (out, size // out) + x.shape[axis + 1 :]
+            x = jnp.mean(x.reshape(shape), axis=axis + 1)
+        else:
+            matrix = _adaptive_matrix(size, out, x.dtype)
+            x = jnp.moveaxis(
+                jnp.tensordot(x, matrix, axes=[[axis], [1]], precision=precision()), -1, axis
+            )
+    return x
+
+
+implements(aten._adaptive_avg_pool2d, aten._adaptive_avg_pool3d, aten.adaptive_avg_pool1d)(
+    _adaptive_avg_pool
+)
+
+
+def _adaptive_max_pool(x: Any, output_size: Sequence[int]) -> tuple[Any, Any]:
+    spatial = len(output_size)
+    lead = x.ndim - spatial
+    plane = x.shape[lead:]
+    flat_positions = jnp.arange(math.prod(plane), dtype=index_dtype()).reshape(plane)
+    values, indices = x, jnp.broadcast_to(flat_positions, x.shape)
+    for i, out in enumerate(output_size):
+        axis = lead + i
+        size = x.shape[axis]
+        pieces_v, pieces_i = [], []
+        for o in range(out):
+            start, end = (o * size) // out, -(-((o + 1) * size) // out)
+            window_v = jax.lax.slice_in_dim(values, start, end, axis=axis)
+            window_i = jax.lax.slice_in_dim(indices, start, end, axis=axis)
+            best = jnp.argmax(window_v, axis=axis, keepdims=True)
+            pieces_v.append(jnp.take_along_axis(window_v, best, axis))
+            pieces_i.append(jnp.take_along_axis(window_i, best, axis))
+        values, indices = jnp.concatenate(pieces_v, axis), jnp.concatenate(pieces_i, axis)
+    return values, indices
+
+
+implements(aten.adaptive_max_pool2d, aten.adaptive_max_pool1d, aten.adaptive_max_pool3d)(
+    _adaptive_max_pool
+)
+
+
+# --------------------------------------------------------------------------------------------------
+# Normalization
+
+
+def _channel_shape(x: Any) -> tuple[int, ...]:
+    return (1, -1) + (1,) * (x.ndim - 2)
+
+
+def _batch_norm(
+    x: Any,
+    weight: Any,
+    bias: Any,
+    running_mean: Any,
+    running_var: Any,
+    training: bool,
+    momentum: float,
+    eps: float,
+):
+    """(out, mean, invstd, new_running_mean, new_running_var)."""
+    axes = tuple(i for i in range(x.ndim) if i != 1)
+    compute = (
+        to_float(x.dtype) if x.dtype != jnp.float16 and x.dtype != jnp.bfloat16 else jnp.float32
+    )
+    xf = x.astype(compute)
+    if training or running_mean is None:
+        mean = jnp.mean(xf, axis=axes)
+        var = jnp.mean(jnp.square(xf - mean.reshape(_channel_shape(x))), axis=axes)
+        if training and running_mean is not None:
+            count = x.size // x.shape[1]
+            unbiased = var * (count / max(count - 1, 1))
+            new_mean = (1 - momentum) * running_mean + momentum * jax.lax.stop_gradient(
+                mean
+            ).astype(running_mean.dtype)
+            new_var = (1 - momentum) * running_var + momentum * jax.lax.stop_gradient(
+                unbiased
+            ).astype(running_var.dtype)
+        else:
+            new_mean, new_var = running_mean, running_var
+    else:
+        mean, var = running_mean.astype(compute), running_var.astype(compute)
+        new_mean, new_var = running_mean, running_var
+    invstd = jax.lax.rsqrt(var + eps)
+    scale = invstd if weight is None else invstd * weight.astype(compute)
+    shift = -mean * scale if bias is None else bias.astype(compute) - mean * scale
+    out = xf * scale.reshape(_channel_shape(x)) + shift.reshape(_channel_shape(x))
+    return out.astype(x.dtype), mean, invstd, new_mean, new_var
+
+
+@implements(aten.native_batch_norm, aten._native_batch_norm_legit)
+def native_batch_norm(
+    x: Any,
+    weight: Any,
+    bias: Any,
+    running_mean: Any,
+    running_var: Any,
+    training: bool,
+    momentum: float,
+    eps: float,
+) -> Any:
+    return _batch_norm(x, weight, bias, running_mean, running_var, training, momentum, eps)[:3]
+
+
+@implements(aten._native_batch_norm_legit_functional)
+def native_batch_norm_functional(
+    x: Any,
+    weight: Any,
+    bias: Any,
+    running_mean: Any,
+    running_var: Any,
+    training: bool,
+    momentum: float,
+    eps: float,
+) -> Any:
+    return _batch_norm(x, weight, bias, running_mean, running_var, training, momentum, eps)
+
+
+@implements(aten._native_batch_norm_legit_no_training)
+def native_batch_norm_no_training(
+    x: Any, weight: Any, bias: Any, running_mean: Any, running_var: Any, momentum: float, eps: float
+) -> Any:
+    return _batch_norm(x, weight, bias, running_mean, running_var, False, momentum, eps)[:3]
+
+
+def _reserve() -> Any:
+    return jnp.zeros((0,), jnp.uint8)
+
+
+@implements(aten._batch_norm_with_update_functional)
+def batch_norm_with_update_functional(
+    x: Any, weight: Any, bias: Any, running_mean: Any, running_var: Any, momentum: float, eps: float
+) -> Any:
+    out, mean, invstd, new_mean, new_var = _batch_norm(
+        x, weight, bias, running_mean, running_var, True, momentum, eps
+    )
+    return out, mean, invstd, _reserve(), new_mean, new_var
+
+
+@implements(aten._batch_norm_no_update)
+def batch_norm_no_update(
+    x: Any, weight: Any, bias: Any, running_mean: Any, running_var: Any, momentum: float, eps: float
+) -> Any:
+    out, mean, invstd, _, _ = _batch_norm(
+        x, weight, bias, running_mean, running_var, False, momentum, eps
+    )
+    return out, mean, invstd, _reserve()
+
+
+@implements(aten.native_layer_norm)
+def native_layer_norm(
+    x: Any, normalized_shape: Sequence[int], weight: Any, bias: Any, eps: float
+) -> Any:
+    axes = tuple(range(x.ndim - len(normalized_shape), x.ndim))
+    compute = jnp.float32 if x.dtype in (jnp.float16, jnp.bfloat16) else x.dtype
+    xf = x.astype(compute)
+    mean = jnp.mean(xf, axis=axes, keepdims=True)
+    var = jnp.mean(jnp.square(xf - mean), axis=axes, keepdims=True)
+    rstd = jax.lax.rsqrt(var + eps)
+    out = (xf - mean) * rstd
+    if weight is not None:
+        out = out * weight
+    if bias is not None:
+        out = out + bias
+    return out.astype(x.dtype), mean, rstd
+
+
+@implements(aten.native_group_norm)
+def native_group_norm(
+    x: Any, weight: Any, bias: Any, n: int, c: int, hw: int, group: int, eps: float
+) -> Any:
+    compute = jnp.float32 if x.dtype in (jnp.float16, jnp.bfloat16) else x.dtype
+    grouped = x.astype(compute).reshape(n, group, -1)
+    mean = jnp.mean(grouped, axis=-1, keepdims=True)
+    var = jnp.mean(jnp.square(grouped - mean), axis=-1, keepdims=True)
+    rstd = jax.lax.rsqrt(var + eps)
+    out = ((grouped - mean) * rstd).reshape(x.shape)
+    if weight is not None:
+        out = out * weight.reshape(_channel_shape(x))
+    if bias is not None:
+        out = out + bias.reshape(_channel_shape(x))
+    return out.astype(x.dtype), mean.reshape(n, group), rstd.reshape(n, group)
+
+
+# --------------------------------------------------------------------------------------------------
+# Activations
+
+
+@implements(aten.relu)
+def relu(x: Any) -> Any:
+    return jnp.maximum(x, jnp.zeros((), x.dtype))
+
+
+@implements(aten.gelu)
+def gelu(x: Any, *, approximate: str = "none") -> Any:
+    return jax.nn.gelu(x, approximate=approximate == "tanh")
+
+
+@implements(aten.silu)
+def silu(x: Any) -> Any:
+    return x * jax.nn.sigmoid(x)
+
+
+@implements(aten.mish)
+def mish(x: Any) -> Any:
+    return x * jnp.tanh(jax.nn.softplus(x))
+
+
+@implements(aten.hardtanh)
+def hardtanh(x: Any, min_val: float = -1.0, max_val: float = 1.0) -> Any:
+    return jnp.clip(x, cast(min_val, x.dtype), cast(max_val, x.dtype))
+
+
+@implements(aten.leaky_relu)
+def leaky_relu(x: Any, negative_slope: float = 0.01) -> Any:
+    return jnp.where(x > 0, x, x * cast(negative_slope, x.dtype))
+
+
+@implements(aten.elu)
+def elu(x: Any, alpha: float = 1.0, scale: float = 1.0, input_scale: float = 1.0) -> Any:
+    negative = alpha * jnp.expm1(x * input_scale)
+    return (scale * jnp.where(x > 0, x, negative)).astype(x.dtype)
+
+
+@implements(aten.softplus)
+def softplus(x: Any, beta: float = 1.0, threshold: float = 20.0) -> Any:
+    scaled = x * beta
+    return jnp.where(
+        scaled > threshold, x, jnp.log1p(jnp.exp(jnp.minimum(scaled, threshold))) / beta
+    ).astype(x.dtype)
+
+
+@implements(aten.hardsigmoid)
+def hardsigmoid(x: Any) -> Any:
+    return (jnp.clip(x + 3, 0, 6) / 6).astype(x.dtype)
+
+
+@implements(aten.hardswish)
+def hardswish(x: Any) -> Any:
+    return (x * jnp.clip(x + 3, 0, 6) / 6).astype(x.dtype)
+
+
+@implements(aten.threshold)
+def threshold(x: Any, threshold: float, value: float) -> Any:
+    return jnp.where(x <= threshold, cast(value, x.dtype), x)
+
+
+@implements(aten.glu)
+def glu(x: Any, dim: int = -1) -> Any:
+    a, b = jnp.split(x, 2, axis=canonical_dim(dim, x.ndim))
+    return a * jax.nn.sigmoid(b)
+
+
+@implements(aten.log_sigmoid_forward)
+def log_sigmoid_forward(x: Any) -> Any:
+    return jax.nn.log_sigmoid(x), jnp.zeros((0,), x.dtype)
+
+
+@implements(aten._prelu_kernel)
+def prelu(x: Any, weight: Any) -> Any:
+    return jnp.where(x > 0, x, weight * x)
+
+
+# --------------------------------------------------------------------------------------------------
+# Embedding and losses
+
+
+@implements(aten.embedding)
+def embedding(
+    weight: Any,
+    indices: Any,
+    padding_idx: int = -1,
+    scale_grad_by_freq: bool = False,
+    sparse: bool = False,
+) -> Any:
+    return jnp.take(weight, indices, axis=0)
+
+
+def _reduce_loss(loss: Any, reduction: int) -> Any:
+    return {0: lambda v: v, 1: jnp.mean, 2: jnp.sum}[reduction](loss)
+
+
+@implements(aten.nll_loss_forward, aten.nll_loss2d_forward)
+def nll_loss_forward(x: Any, target: Any, weight: Any, reduction: int, ignore_index: int) -> Any:
+    class_axis = 0 if x.ndim == 1 else 1
+    valid = target != ignore_index
+    safe_target = jnp.where(valid, target, 0)
+    picked = -jnp.take_along_axis(x, jnp.expand_dims(safe_target, class_axis), class_axis).squeeze(
+        class_axis
+    )
+    w = jnp.ones((), x.dtype) if weight is None else jnp.take(weight, safe_target)
+    w = jnp.where(valid, w, 0).astype(x.dtype)
+    losses = picked * w
+    total_weight = jnp.sum(jnp.broadcast_to(w, losses.shape))
+    if reduction == 0:
+        return losses, jnp.zeros((), x.dtype)
+    if reduction == 2:
+        return jnp.sum(losses), total_weight
+    return jnp.sum(losses) / total_weight, total_weight
+
+
+@implements(aten.mse_loss)
+def mse_loss(x: Any, target: Any, reduction: int = 1) -> Any:
+    return _reduce_loss(jnp.square(x - target), reduction)
+
+
+# --------------------------------------------------------------------------------------------------
+# Attention
+
+
+def scaled_dot_product_attention(
+    query: Any,
+    key: Any,
+    value: Any,
+    attn_mask: Any = None,
+    dropout_p: float = 0.0,
+    is_causal: bool = False,
+    scale: float | None = None,
+    enable_gqa: bool = False,
+) -> Any:
+    """``F.scaled_dot_product_attention`` as one fused expression (its math-backend semantics)."""
+    from torch2jax.torchish import current_conversion
+
+    head_dim = query.shape[-1]
+    scale = 1.0 / math.sqrt(head_dim) if scale is None else scale
+    if enable_gqa and key.shape[-3] != query.shape[-3]:
+        repeats = query.shape[-3] // key.shape[-3]
+        key = jnp.repeat(key, repeats, axis=-3)
+        value = jnp.repeat(value, repeats, axis=-3)
+    scores = jnp.matmul(query, jnp.swapaxes(key, -1, -2), precision=precision()) * jnp.asarray(
+        scale, query.dtype
+    )
+    length_q, length_k = query.shape[-2], key.shape[-2]
+    if is_causal:
+        causal = jnp.tril(jnp.ones((length_q, length_k), jnp.bool_))
+        scores = jnp.where(causal, scores, -jnp.inf)
+    if attn_mask is not None:
+        if attn_mask.dtype == jnp.bool_:
+            scores = jnp.where(attn_mask, scores, -jnp.inf)
+        else:
+            scores = scores + attn_mask.astype(scores.dtype)
+    weights = jax.nn.softmax(scores, axis=-1)
+    if dropout_p > 0.0:
+        keep = jax.random.bernoulli(
+            current_conversion().next_key(
+                "torch.nn.functional.scaled_dot_product_attention(dropout_p>0)"
+            ),
+            1.0 - dropout_p,
+            weights.shape,
+        )
+        weights = jnp.where(keep, weights / (1.0 - dropout_p), 0).astype(weights.dtype)
+    return jnp.matmul(weights, value, precision=precision())
+
+
+implements(torch.nn.functional.scaled_dot_product_attention)(scaled_dot_product_attention)

@@ -1,0 +1,64 @@
+"""Where lowerings are registered (`@implements`) and looked up.
+
+Two tables: ATen operations (``torch.ops.aten.sin.default``, or a whole overload packet
+``torch.ops.aten.sin``), met in ``__torch_dispatch__`` after PyTorch's dispatcher has decomposed
+composite operations; and PyTorch API functions (``torch.nn.functional.gelu``), met in
+``__torch_function__`` before any decomposition, for operations whose direct JAX lowering beats
+the decomposition.
+
+A lowering takes the operation's arguments with every tensor replaced by its JAX array (other
+arguments as PyTorch passes them) and returns JAX arrays in the operation's output structure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import torch
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+aten_lowerings: dict[Any, Callable[..., Any]] = {}
+api_overrides: dict[Callable[..., Any], Callable[..., Any]] = {}
+
+
+def implements(*targets: Any) -> Callable[[F], F]:
+    """Register a JAX lowering for PyTorch operations.
+
+    Each target is an ATen operation (``torch.ops.aten.my_op.default``, or the packet
+    ``torch.ops.aten.my_op`` for all its overloads) or a PyTorch API function
+    (``torch.nn.functional.my_function``, ``torch.Tensor.my_method``), which then overrides
+    PyTorch's own decomposition of it. The decorated function receives the operation's arguments,
+    tensors as ``jax.Array``, and returns ``jax.Array`` values in the same structure PyTorch
+    returns tensors in::
+
+        @implements(torch.ops.aten.erfinv.default)
+        def erfinv(x):
+            return jax.scipy.special.erfinv(x)
+
+    A registration replaces any earlier lowering of the same target, so users can override the
+    built-in ones.
+    """
+
+    def register(fn: F) -> F:
+        for target in targets:
+            if isinstance(target, (torch._ops.OpOverload, torch._ops.OpOverloadPacket)):
+                aten_lowerings[target] = fn
+            elif callable(target):
+                api_overrides[target] = fn
+            else:
+                raise TypeError(
+                    f"@implements: {target!r} is neither an ATen operation nor a callable"
+                )
+        return fn
+
+    return register
+
+
+def aten_lowering(op: torch._ops.OpOverload) -> Callable[..., Any] | None:
+    """The lowering of an ATen overload: its own, else its packet's."""
+    fn = aten_lowerings.get(op)
+    if fn is None:
+        fn = aten_lowerings.get(op.overloadpacket)
+    return fn

@@ -1,0 +1,323 @@
+"""`Torchish`, a PyTorch tensor that holds a JAX value, and the modes that run PyTorch code on it.
+
+Every ATen operation PyTorch's dispatcher produces on a Torchish arrives in ``dispatch`` and runs
+its JAX lowering. While a conversion runs (``converting``), a dispatch mode sends factory calls and
+operations on captured plain tensors through ``dispatch`` too, and a function mode sees PyTorch API
+calls before they decompose: for `@implements` API overrides, the Python-facing methods
+(``tolist``, ``numpy``) and error messages that name the user's call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import torch
+import torch._decomp
+import torch.utils._pytree as torch_pytree
+from torch.overrides import TorchFunctionMode
+from torch.utils._python_dispatch import TorchDispatchMode
+
+from torch2jax import registry
+from torch2jax.convert import tensor_to_array, to_torch_dtype
+from torch2jax.errors import ConcretizationError, MissingRNGError, UnsupportedOperationError
+
+aten = torch.ops.aten
+
+# One opaque operation carries any JAX computation through PyTorch's dispatcher (and through
+# functionalization, which treats it as a functional op): API-level overrides, JAX functions called
+# from converted code, custom autograd functions. `handle` indexes the running conversion's table.
+_library = torch.library.Library("torch2jax", "DEF")
+_library.define("call(Tensor[] inputs, int handle) -> Tensor[]")
+jax_call_op = torch.ops.torch2jax.call.default
+
+
+class Torchish(torch.Tensor):
+    """A ``torch.Tensor`` whose value is a JAX array (or a JAX tracer, inside jit/grad/vmap)."""
+
+    value: Any
+
+    @staticmethod
+    def __new__(cls, value: Any) -> Torchish:
+        tensor = torch.Tensor._make_wrapper_subclass(
+            cls, value.shape, dtype=to_torch_dtype(value.dtype), device="cpu"
+        )
+        tensor.value = value
+        return tensor
+
+    __torch_function__ = torch._C._disabled_torch_function_impl
+
+    @classmethod
+    def __torch_dispatch__(cls, func, types, args=(), kwargs=None):
+        return dispatch(func, args, kwargs or {})
+
+    def __repr__(self, *, tensor_contents=None) -> str:
+        return f"Torchish({self.value!r})"
+
+
+# --------------------------------------------------------------------------------------------------
+# The running conversion
+
+
+class Conversion:
+    """State of one run of converted code: its PRNG key, captured constants and JAX calls."""
+
+    def __init__(self, rng: Any = None):
+        self.rng = rng
+        self.constants: dict[int, tuple[torch.Tensor, Any]] = {}
+        self.jax_calls: list[Callable[[list[Any]], list[Any]]] = []
+        self.api_calls: list[Any] = []
+
+    def constant(self, tensor: torch.Tensor) -> Any:
+        """A plain tensor that the code captured, as a JAX array (converted once per run)."""
+        entry = self.constants.get(id(tensor))
+        if entry is None:
+            entry = self.constants[id(tensor)] = (tensor, tensor_to_array(tensor))
+        return entry[1]
+
+    def next_key(self, op_name: str) -> Any:
+        """A fresh PRNG key for one random operation, split off the run's key."""
+        if self.rng is None:
+            raise MissingRNGError(op_name)
+        self.rng, key = jax.random.split(self.rng)
+        return key
+
+    def current_api_call(self) -> str | None:
+        if not self.api_calls:
+            return None
+        return _api_name(self.api_calls[0])
+
+
+_state = threading.local()
+
+
+def current_conversion() -> Conversion:
+    conversion = getattr(_state, "conversion", None)
+    if conversion is None:
+        # Torchish values met outside t2j (a user playing with one) still run; they have no key.
+        conversion = Conversion()
+    return conversion
+
+
+def _api_name(func: Any) -> str:
+    qualname = getattr(func, "__qualname__", None) or getattr(func, "__name__", repr(func))
+    module = getattr(func, "__module__", None)
+    if module and module.startswith("torch") and not qualname.startswith("Tensor."):
+        return f"{module}.{qualname}".replace("torch._C._nn.", "torch.nn.functional.").replace(
+            "torch._C._VariableFunctions.", "torch."
+        )
+    return f"torch.{qualname}" if qualname.startswith("Tensor.") else qualname
+
+
+# --------------------------------------------------------------------------------------------------
+# Dispatch: ATen operation -> JAX lowering
+
+
+def to_jax(x: Any) -> Any:
+    """An operation's argument with tensors replaced by JAX arrays (lists of tensors too)."""
+    if isinstance(x, Torchish):
+        return x.value
+    if isinstance(x, torch.Tensor):
+        return current_conversion().constant(x)
+    if isinstance(x, (list, tuple)) and any(isinstance(e, (torch.Tensor, list, tuple)) for e in x):
+        return type(x)(to_jax(e) for e in x)
+    return x
+
+
+def to_torchish(x: Any, stop_gradient: bool = False) -> Any:
+    """A lowering's result with JAX arrays wrapped as Torchish (weak types made strong)."""
+    if isinstance(x, (jax.Array, jax.core.Tracer)):
+        if x.weak_type:
+            x = jnp.asarray(x, x.dtype)
+        if stop_gradient:
+            x = jax.lax.stop_gradient(x)
+        return Torchish(x)
+    if isinstance(x, (list, tuple)):
+        return type(x)(to_torchish(e, stop_gradient) for e in x)
+    return x
+
+
+def dispatch(func: torch._ops.OpOverload, args: tuple, kwargs: dict) -> Any:
+    special = _SPECIAL_OPS.get(func)
+    if special is not None:
+        return special(*args, **kwargs)
+    lowering = registry.aten_lowering(func)
+    if lowering is None:
+        if func._schema.is_mutable and func._schema.name.endswith("_"):
+            return _inplace_via_functional(func, args, kwargs)
+        return _decompose(func, args, kwargs)
+    result = lowering(*[to_jax(a) for a in args], **{k: to_jax(v) for k, v in kwargs.items()})
+    return to_torchish(result, stop_gradient=not torch.is_grad_enabled())
+
+
+def _decompose(func: torch._ops.OpOverload, args: tuple, kwargs: dict) -> Any:
+    decomposition = torch._decomp.decomposition_table.get(func)
+    with ConversionDispatchMode():
+        if decomposition is not None:
+            return decomposition(*args, **kwargs)
+        result = func.decompose(*args, **kwargs)
+    if result is not NotImplemented:
+        return result
+    raise UnsupportedOperationError(str(func), current_conversion().current_api_call())
+
+
+def _inplace_via_functional(func: torch._ops.OpOverload, args: tuple, kwargs: dict) -> Any:
+    """``x.op_(...)`` below functionalization (inside a decomposition): run ``op`` and rebind x."""
+    functional_packet = getattr(aten, func._schema.name.split("::")[1][:-1], None)
+    functional = getattr(functional_packet, func._overloadname, None) if functional_packet else None
+    if functional is None:
+        raise UnsupportedOperationError(str(func), current_conversion().current_api_call())
+    result = dispatch(functional, args, kwargs)
+    _assign(args[0], result)
+    return args[0]
+
+
+def _assign(target: Torchish, source: Any) -> None:
+    value = to_jax(source)
+    dtype = target.value.dtype
+    target.value = jnp.broadcast_to(jnp.asarray(value, dtype), target.value.shape)
+
+
+def _copy_(target: Torchish, source: Any, non_blocking: bool = False) -> Torchish:
+    _assign(target, source)
+    return target
+
+
+def _local_scalar_dense(x: Any) -> Any:
+    value = to_jax(x)
+    if isinstance(value, jax.core.Tracer):
+        api = current_conversion().current_api_call()
+        raise ConcretizationError(f"{api or 'Tensor.item()'} (aten._local_scalar_dense)")
+    return value.item()
+
+
+def _run_jax_call(inputs: list, handle: int) -> list:
+    outputs = current_conversion().jax_calls[handle]([to_jax(t) for t in inputs])
+    return to_torchish(list(outputs), stop_gradient=not torch.is_grad_enabled())
+
+
+_SPECIAL_OPS: dict[Any, Callable[..., Any]] = {
+    aten.copy_.default: _copy_,
+    aten._local_scalar_dense.default: _local_scalar_dense,
+    jax_call_op: _run_jax_call,
+}
+
+
+def call_jax(fn: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
+    """Run ``fn`` (JAX code) on the JAX values of the tensors in ``args``/``kwargs``.
+
+    The call travels through PyTorch's dispatcher as one opaque ``torch2jax::call`` operation, so
+    functionalization and the modes see an ordinary functional op; results come back as tensors in
+    ``fn``'s output structure (non-array leaves as they are).
+    """
+    leaves, spec = torch_pytree.tree_flatten((args, kwargs))
+    tensor_positions = [i for i, leaf in enumerate(leaves) if isinstance(leaf, torch.Tensor)]
+    output_structure: list[Any] = []
+
+    def run(arrays: list[Any]) -> list[Any]:
+        filled = list(leaves)
+        for position, array in zip(tensor_positions, arrays, strict=True):
+            filled[position] = array
+        call_args, call_kwargs = torch_pytree.tree_unflatten(filled, spec)
+        out_leaves, out_def = jax.tree_util.tree_flatten(fn(*call_args, **call_kwargs))
+        is_array = [isinstance(leaf, (jax.Array, jax.core.Tracer)) for leaf in out_leaves]
+        output_structure.append((out_leaves, out_def, is_array))
+        return [leaf for leaf, array in zip(out_leaves, is_array, strict=True) if array]
+
+    conversion = current_conversion()
+    conversion.jax_calls.append(run)
+    handle = len(conversion.jax_calls) - 1
+    tensors = jax_call_op([leaves[i] for i in tensor_positions], handle)
+    out_leaves, out_def, is_array = output_structure[0]
+    tensor_iter = iter(tensors)
+    merged = [
+        next(tensor_iter) if array else leaf
+        for leaf, array in zip(out_leaves, is_array, strict=True)
+    ]
+    return jax.tree_util.tree_unflatten(out_def, merged)
+
+
+def jax_value(tensor: torch.Tensor) -> Any:
+    """The JAX value of any tensor met in converted code (functional wrappers included)."""
+    if isinstance(tensor, Torchish):
+        return tensor.value
+    captured: list[Any] = []
+    call_jax(lambda x: captured.append(x) or (), (tensor,), {})
+    return captured[0]
+
+
+# --------------------------------------------------------------------------------------------------
+# Modes
+
+
+class ConversionDispatchMode(TorchDispatchMode):
+    """Sends every ATen operation, factory calls and captured plain tensors included, to JAX."""
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        return dispatch(func, args, kwargs or {})
+
+
+def _tolist(tensor: torch.Tensor) -> Any:
+    value = jax_value(tensor)
+    if isinstance(value, jax.core.Tracer):
+        raise ConcretizationError("Tensor.tolist()")
+    return value.tolist()
+
+
+def _numpy(tensor: torch.Tensor, *, force: bool = False) -> Any:
+    value = jax_value(tensor)
+    if isinstance(value, jax.core.Tracer):
+        raise ConcretizationError("Tensor.numpy()")
+    import numpy as np
+
+    return np.asarray(value)
+
+
+_PYTHON_FACING: dict[Any, Callable[..., Any]] = {
+    torch.Tensor.tolist: _tolist,
+    torch.Tensor.numpy: _numpy,
+}
+
+
+class ConversionFunctionMode(TorchFunctionMode):
+    """Sees PyTorch API calls before they decompose: overrides, Python-facing methods, names."""
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        override = registry.api_overrides.get(func)
+        if override is not None:
+            return call_jax(override, args, kwargs)
+        python_facing = _PYTHON_FACING.get(func)
+        if python_facing is not None:
+            return python_facing(*args, **kwargs)
+        api_calls = current_conversion().api_calls
+        api_calls.append(func)
+        try:
+            return func(*args, **kwargs)
+        finally:
+            api_calls.pop()
+
+
+@contextlib.contextmanager
+def converting(rng: Any = None) -> Iterator[Conversion]:
+    """Run PyTorch code on Torchish values: the modes on, grad mode on, compiler flag set.
+
+    Global PyTorch state (grad mode, the compiler flag, the mode stacks) is restored on exit, also
+    when the code raises.
+    """
+    conversion = Conversion(rng)
+    outer = getattr(_state, "conversion", None)
+    _state.conversion = conversion
+    was_compiling = torch.compiler._is_compiling_flag
+    # A converter is a compiler: model code takes its trace-friendly paths when it believes so.
+    torch.compiler._is_compiling_flag = True
+    try:
+        with torch.enable_grad(), ConversionFunctionMode(), ConversionDispatchMode():
+            yield conversion
+    finally:
+        torch.compiler._is_compiling_flag = was_compiling
+        _state.conversion = outer
