@@ -68,6 +68,81 @@ def _register_spec_containers(spec: torch_pytree.TreeSpec) -> None:
         _register_spec_containers(child)
 
 
+class _Static:
+    """Non-array attributes of an object in the output, kept as pytree metadata."""
+
+    def __init__(self, items: tuple[tuple[str, Any], ...]):
+        self.items = items
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Static) and [k for k, _ in self.items] == [
+            k for k, _ in other.items
+        ]
+
+    def __hash__(self) -> int:
+        return hash(tuple(k for k, _ in self.items))
+
+
+def _holds_tensors(value: Any, depth: int = 0) -> bool:
+    if isinstance(value, (torch.Tensor, *_ARRAY_TYPES)):
+        return True
+    if depth > 3:
+        return False
+    if isinstance(value, (list, tuple)):
+        return any(_holds_tensors(v, depth + 1) for v in value)
+    if isinstance(value, dict):
+        return any(_holds_tensors(v, depth + 1) for v in value.values())
+    return hasattr(value, "__dict__") and any(
+        _holds_tensors(v, depth + 1) for v in vars(value).values()
+    )
+
+
+def _flatten_object(obj: Any) -> tuple[list[Any], Any]:
+    dynamic = tuple(k for k, v in vars(obj).items() if _holds_tensors(v))
+    static = _Static(tuple((k, v) for k, v in vars(obj).items() if k not in dynamic))
+    return [getattr(obj, k) for k in dynamic], (dynamic, static)
+
+
+def _unflatten_object(cls: type, aux: Any, children: Any) -> Any:
+    dynamic, static = aux
+    obj = object.__new__(cls)
+    vars(obj).update(static.items)
+    vars(obj).update(zip(dynamic, children, strict=True))
+    return obj
+
+
+def _register_object(cls: type) -> None:
+    """An object that carries tensors in its attributes (a KV cache, say) as a pytree of both
+    libraries, so functionalization unwraps its tensors and JAX sees its arrays."""
+    _registered_with_jax.add(cls)
+    torch_pytree.register_pytree_node(
+        cls,
+        _flatten_object,
+        lambda children, aux: _unflatten_object(cls, aux, children),
+        serialized_type_name=f"torch2jax.{cls.__module__}.{cls.__qualname__}",
+    )
+    jax.tree_util.register_pytree_node(
+        cls, _flatten_object, lambda aux, children: _unflatten_object(cls, aux, children)
+    )
+
+
+def _register_tensor_carriers(out: Any) -> None:
+    """Register every object in ``out`` that PyTorch's pytree sees as a leaf but holds tensors."""
+    while True:
+        carriers = {
+            type(leaf)
+            for leaf in torch_pytree.tree_leaves(out)
+            if not isinstance(leaf, torch.Tensor)
+            and hasattr(leaf, "__dict__")
+            and not isinstance(leaf, type)
+            and _holds_tensors(leaf)
+        }
+        if not carriers:
+            return
+        for cls in carriers:
+            _register_object(cls)
+
+
 def _output_to_jax(out: Any) -> Any:
     leaves, spec = torch_pytree.tree_flatten(out)
     converted = [
@@ -104,7 +179,9 @@ def _run_converted(
             for position, tensor in zip(array_positions, tensors, strict=False):
                 filled[position] = tensor
             call_args, call_kwargs = jax.tree_util.tree_unflatten(treedef, filled)
-            return fn(*call_args, *tensors[len(array_positions) :], **call_kwargs)
+            out = fn(*call_args, *tensors[len(array_positions) :], **call_kwargs)
+            _register_tensor_carriers(out)
+            return out
 
         out = torch.func.functionalize(body, remove="mutations_and_views")(
             *arg_tensors, *state_tensors

@@ -611,7 +611,11 @@ def scaled_dot_product_attention(
             scores = jnp.where(attn_mask, scores, -jnp.inf)
         else:
             scores = scores + attn_mask.astype(scores.dtype)
+    # PyTorch's safe softmax: a row with every key masked out attends to nothing (zeros, not NaN).
     weights = jax.nn.softmax(scores, axis=-1)
+    weights = jnp.where(jnp.isneginf(jnp.max(scores, axis=-1, keepdims=True)), 0, weights).astype(
+        weights.dtype
+    )
     if dropout_p > 0.0:
         keep = jax.random.bernoulli(
             current_conversion().next_key(
