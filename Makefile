@@ -14,9 +14,11 @@ $(VENV)/.installed: pyproject.toml
 demo: $(VENV)/.installed
 	$(PY) examples/readme.py
 
+LINTED := $(wildcard src tests examples benchmarks)
+
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check src tests examples benchmarks
-	$(VENV)/bin/ruff format --check src tests examples benchmarks
+	$(VENV)/bin/ruff check $(LINTED)
+	$(VENV)/bin/ruff format --check $(LINTED)
 
 test: $(VENV)/.installed lint
 	$(VENV)/bin/pytest -q -n 2 --dist loadfile
