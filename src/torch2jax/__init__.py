@@ -25,7 +25,8 @@ from torch2jax.errors import (
     Torch2JaxError,
     UnsupportedOperationError,
 )
-from torch2jax.functional import function_to_jax, jax_function_to_torch, module_to_jax
+from torch2jax.functional import function_to_jax, module_to_jax
+from torch2jax.jax_in_torch import jax_function_to_torch
 from torch2jax.registry import implements
 from torch2jax.torchish import Torchish
 
