@@ -91,9 +91,8 @@ def make_optimizer() -> optax.GradientTransformation:
     return optax.chain(optax.clip_by_global_norm(1.0), optax.sgd(0.1, momentum=0.9))
 
 
-def run_layout(model, params, tokens, mesh, rules, batch_axis):
+def run_layout(train_step, optimizer, params, tokens, mesh, rules, batch_axis):
     """One jitted training step with params, optimizer state and batch laid out on ``mesh``."""
-    optimizer = make_optimizer()
     replicated = NamedSharding(mesh, P())
     sharded_params = shard_state_dict(params, mesh, rules)
     param_shardings = named_shardings(params, mesh, rules)
@@ -109,7 +108,7 @@ def run_layout(model, params, tokens, mesh, rules, batch_axis):
     opt_state = jax.jit(optimizer.init, out_shardings=state_shardings)(sharded_params)
     batch = jax.device_put(tokens, NamedSharding(mesh, P(batch_axis)))
     step = jax.jit(
-        make_train_step(model, optimizer),
+        train_step,
         out_shardings=(param_shardings, state_shardings, (replicated, param_shardings)),
     )
     return step(sharded_params, opt_state, batch)
@@ -130,7 +129,8 @@ def main() -> dict[str, float]:
 
     # Single device reference, and PyTorch's own loss for the same batch.
     optimizer = make_optimizer()
-    single = jax.jit(make_train_step(model, optimizer))
+    train_step = make_train_step(model, optimizer)
+    single = jax.jit(train_step)
     ref_params, _, (ref_loss, ref_grads) = single(params, optimizer.init(params), tokens)
     torch_tokens = torch.from_numpy(np.array(tokens)).long()
     with torch.no_grad():
@@ -150,7 +150,7 @@ def main() -> dict[str, float]:
     report = {"single_device_vs_pytorch_loss": abs(float(ref_loss) - float(torch_loss))}
     for name, (mesh, rules, batch_axis) in layouts.items():
         new_params, new_state, (loss, grads) = run_layout(
-            model, params, tokens, mesh, rules, batch_axis
+            train_step, optimizer, params, tokens, mesh, rules, batch_axis
         )
         expected = named_shardings(params, mesh, rules)
         momentum = new_state[1][0].trace  # sgd's momentum: laid out like the parameters

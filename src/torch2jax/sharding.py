@@ -23,7 +23,7 @@ from typing import Any
 import jax
 import numpy as np
 import torch
-from jax.sharding import Mesh, NamedSharding, PartitionSpec
+from jax.sharding import AbstractMesh, Mesh, NamedSharding, PartitionSpec
 
 from torch2jax.convert import tensor_to_array
 
@@ -34,14 +34,16 @@ class ShardingRuleError(ValueError):
     """A sharding rule does not fit the state it is applied to."""
 
 
-def _axis_size(mesh: Mesh, axes: Any) -> int:
+def _axis_size(mesh: Mesh | AbstractMesh, axes: Any) -> int:
     if axes is None:
         return 1
     names = axes if isinstance(axes, tuple) else (axes,)
     return math.prod(mesh.shape[name] for name in names)
 
 
-def _spec_problem(name: str, shape: tuple, spec: PartitionSpec, mesh: Mesh | None) -> str | None:
+def _spec_problem(
+    name: str, shape: tuple, spec: PartitionSpec, mesh: Mesh | AbstractMesh | None
+) -> str | None:
     if len(spec) > len(shape):
         return f"{name}: spec {spec} has more entries than the array's {len(shape)} dimensions"
     if mesh is None:
@@ -61,7 +63,7 @@ def partition_specs(
     state_dict: Mapping[str, Any],
     rules: ShardingRules,
     *,
-    mesh: Mesh | None = None,
+    mesh: Mesh | AbstractMesh | None = None,
     default: PartitionSpec | None = PartitionSpec(),
 ) -> dict[str, PartitionSpec]:
     """The ``PartitionSpec`` of every entry of ``state_dict`` (arrays, tensors or shapes' holders).
