@@ -89,14 +89,21 @@ def _cotangents(grads: tuple, outputs: list[Any]) -> list[Any]:
     ]
 
 
+@jax.jit
+def _apply_vjp(vjp: Any, cotangents: list[Any]) -> Any:
+    return vjp(cotangents)
+
+
 class _JaxFunction(torch.autograd.Function):
     """A jitted JAX computation as one PyTorch autograd node; backward is ``jax.vjp``."""
 
     @staticmethod
-    def forward(ctx, primal: Callable[..., list[Any]], *tensors: torch.Tensor):
-        outputs, vjp = jax.vjp(primal, *[tensor_to_array(t) for t in tensors])
+    def forward(ctx, compiled: _Compiled, signature: _Signature, *tensors: torch.Tensor):
+        # One compiled forward returns the outputs and the VJP's residuals (a pytree).
+        outputs, vjp = compiled.forward(signature, *[tensor_to_array(t) for t in tensors])
         results = _outputs_to_tensors(outputs, list(tensors))
-        ctx.primal, ctx.vjp = primal, vjp
+        ctx.primal = functools.partial(compiled.leaves, signature)
+        ctx.vjp = vjp
         ctx.output_avals = [jax.ShapeDtypeStruct(o.shape, o.dtype) for o in outputs]
         ctx.mark_non_differentiable(*[r for r in results if not _differentiable(r)])
         # The tensors share memory with arrays that the VJP may keep as residuals: saving them makes
@@ -115,12 +122,16 @@ class _JaxFunction(torch.autograd.Function):
             cotangents = _cotangents(grads, ctx.output_avals)
             input_grads = [
                 None if g.dtype == jax.dtypes.float0 else array_to_tensor(g)
-                for g in ctx.vjp(cotangents)
+                for g in _apply_vjp(ctx.vjp, cotangents)
             ]
-        return None, *[
-            grad if _differentiable(tensor) else None
-            for grad, tensor in zip(input_grads, inputs, strict=True)
-        ]
+        return (
+            None,
+            None,
+            *[
+                grad if _differentiable(tensor) else None
+                for grad, tensor in zip(input_grads, inputs, strict=True)
+            ],
+        )
 
 
 def _differentiable_vjp(primal: Callable[..., list[Any]], output_avals: list[Any]) -> Callable:
@@ -143,14 +154,28 @@ def _cotangents_traced(grads: tuple, output_avals: list[Any]) -> list[Any]:
     ]
 
 
+class _Compiled:
+    """A JAX function's jitted forms, per call signature: plain, and with its VJP."""
+
+    def __init__(self, fn: Callable[..., Any]):
+        self.fn = fn
+        self.output_trees: dict[_Signature, Any] = {}
+        self.call = jax.jit(self.leaves, static_argnums=0)
+        self.forward = jax.jit(self._with_vjp, static_argnums=0)
+
+    def leaves(self, signature: _Signature, *arrays: Any) -> list[Any]:
+        call_args, call_kwargs = signature.rebuild(arrays)
+        leaves, tree = jax.tree_util.tree_flatten(self.fn(*call_args, **call_kwargs))
+        self.output_trees[signature] = tree
+        return leaves
+
+    def _with_vjp(self, signature: _Signature, *arrays: Any) -> tuple[list[Any], Any]:
+        return jax.vjp(functools.partial(self.leaves, signature), *arrays)
+
+
 def jax_function_to_torch(fn: Callable[..., Any]) -> Callable[..., Any]:
     """``fn`` (JAX arrays in and out, any pytree) as a function of torch tensors."""
-
-    def flat_call(signature: _Signature, *arrays: Any) -> list[Any]:
-        call_args, call_kwargs = signature.rebuild(arrays)
-        return fn(*call_args, **call_kwargs)
-
-    jitted = jax.jit(flat_call, static_argnums=0)
+    compiled = _Compiled(fn)
 
     @functools.wraps(fn)
     def torch_function(*args: Any, **kwargs: Any) -> Any:
@@ -158,18 +183,11 @@ def jax_function_to_torch(fn: Callable[..., Any]) -> Callable[..., Any]:
             # Inside t2j: inline the JAX function into the trace instead of round-tripping.
             return call_jax(fn, args, kwargs)
         signature, tensors = _signature(args, kwargs)
-        out_structure: list[Any] = []
-
-        def primal(*arrays: Any) -> list[Any]:
-            leaves, treedef = jax.tree_util.tree_flatten(jitted(signature, *arrays))
-            out_structure.append(treedef)
-            return leaves
-
         if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
-            results = _JaxFunction.apply(primal, *tensors)
+            results = _JaxFunction.apply(compiled, signature, *tensors)
         else:
-            outputs = primal(*[tensor_to_array(t) for t in tensors])
+            outputs = compiled.call(signature, *[tensor_to_array(t) for t in tensors])
             results = _outputs_to_tensors(outputs, tensors)
-        return jax.tree_util.tree_unflatten(out_structure[0], list(results))
+        return jax.tree_util.tree_unflatten(compiled.output_trees[signature], list(results))
 
     return torch_function
