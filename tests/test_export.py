@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
+import pathlib
+import re
+
 import jax
 import jax.numpy as jnp
 import pytest
@@ -189,3 +193,21 @@ def test_exported_program_checks_its_state_dict(counting_net):
     program = _exported(counting_net, torch.randn(5, 4))
     with pytest.raises(StateDictError, match="linear.wieght"):
         t2j(program)(jnp.ones((5, 4)), state_dict={"linear.wieght": jnp.ones((3, 4))})
+
+
+# --------------------------------------------------------------------------------------------------
+# docs/interop.md
+
+
+def test_docs_interop_snippets_run(capsys):
+    """Every Python block of docs/interop.md, in order, in one namespace."""
+    text = (pathlib.Path(__file__).resolve().parent.parent / "docs" / "interop.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.DOTALL)
+    assert len(blocks) >= 7
+    namespace: dict = {}
+    for block in blocks:
+        if "serialize(" in block and importlib.util.find_spec("flatbuffers") is None:
+            continue  # jax.export's serializer needs flatbuffers, a test dependency
+        exec(compile(block, "docs/interop.md", "exec"), namespace)
+    printed = capsys.readouterr().out
+    assert "(3, 2)" in printed and "(1, 5)" in printed and "(5, 5)" in printed
