@@ -183,6 +183,18 @@ def test_exported_program_with_a_dynamic_batch_dimension(counting_net):
         assert_close(jax_program(t2j(x)), program.module()(x))
 
 
+def test_exported_transformer_layer_outputs_and_gradients():
+    torch.manual_seed(0)
+    layer = torch.nn.TransformerEncoderLayer(16, 4, 32, dropout=0.0, batch_first=True).eval()
+    x = torch.randn(2, 5, 16)
+    jax_program = t2j(torch.export.export(layer, (x,)))
+    params = {k: t2j(v) for k, v in layer.named_parameters()}
+    assert_close(jax.jit(jax_program)(t2j(x), state_dict=params), layer(x))
+    grads = jax.grad(lambda p: jax_program(t2j(x), state_dict=p).sum())(params)
+    layer(x).sum().backward()
+    assert_close(grads, {k: p.grad for k, p in sorted(layer.named_parameters())})
+
+
 def test_decomposed_exported_program(convnet):
     x = torch.randn(2, 3, 8, 8)
     program = _exported(convnet, x).run_decompositions()

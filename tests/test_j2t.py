@@ -40,6 +40,16 @@ def test_pytrees_in_and_out_with_gradients():
     assert_close(grads, jax.tree_util.tree_map(lambda t: t.grad, theirs))
 
 
+def test_float64_tensors(x64):
+    x = torch.randn(4, dtype=torch.float64, requires_grad=True)
+    out = j2t(jnp.sin)(x)
+    # Without jax_enable_x64, JAX computes in float32, as it does for its own arrays.
+    assert out.dtype == (torch.float64 if x64 else torch.float32)
+    out.sum().backward()
+    assert x.grad.dtype == torch.float64  # PyTorch casts gradients to the input's dtype
+    assert_close(x.grad, torch.cos(x), atol=1e-12 if x64 else 1e-6)
+
+
 def test_keyword_and_static_arguments():
     def jax_fn(x, *, axis, scale=1.0):
         return jnp.cumsum(x, axis=axis) * scale
