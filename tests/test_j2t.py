@@ -142,6 +142,17 @@ def test_double_backward_goes_through_jax():
     assert_close(ours, expected)
 
 
+def test_hessian_with_an_integer_argument():
+    index = torch.tensor([2, 0, 1])
+    ours = j2t(lambda a, i: jnp.sum(jnp.sin(a[i]) ** 3 * a))
+    x = torch.randn(3, dtype=torch.float32)
+    hessian = torch.autograd.functional.hessian(lambda a: ours(a, index), x)
+    expected = torch.autograd.functional.hessian(
+        lambda a: torch.sum(torch.sin(a[index]) ** 3 * a), x
+    )
+    assert_close(hessian, expected)
+
+
 def test_arrays_or_unhashable_values_are_refused_with_a_clear_error():
     with pytest.raises(TypeError, match="hashable"):
         j2t(lambda a, b: a + b)(torch.ones(2), jnp.ones(2))

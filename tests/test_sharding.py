@@ -58,7 +58,8 @@ def test_shard_state_dict_takes_tensors_and_the_model_runs_on_the_result():
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.GELU(), torch.nn.Linear(8, 2))
     mesh = Mesh(jax.devices()[:1], ("model",))
-    params = shard_state_dict(model.state_dict(), mesh, [(r"0\.weight", P("model"))])
+    parameters = dict(model.named_parameters())  # tensors that require grad are fine too
+    params = shard_state_dict(parameters, mesh, [(r"0\.weight", P("model"))])
     assert isinstance(params["0.weight"].sharding, NamedSharding)
     x = torch.randn(3, 4)
     assert_close(jax.jit(t2j(model))(t2j(x), state_dict=params), model(x))

@@ -102,8 +102,7 @@ class _JaxFunction(torch.autograd.Function):
         # One compiled forward returns the outputs and the VJP's residuals (a pytree).
         outputs, vjp = compiled.forward(signature, *[tensor_to_array(t) for t in tensors])
         results = _outputs_to_tensors(outputs, list(tensors))
-        ctx.primal = functools.partial(compiled.leaves, signature)
-        ctx.vjp = vjp
+        ctx.compiled, ctx.signature, ctx.vjp = compiled, signature, vjp
         ctx.output_avals = [jax.ShapeDtypeStruct(o.shape, o.dtype) for o in outputs]
         ctx.mark_non_differentiable(*[r for r in results if not _differentiable(r)])
         # The tensors share memory with arrays that the VJP may keep as residuals: saving them makes
@@ -117,7 +116,9 @@ class _JaxFunction(torch.autograd.Function):
         inputs = saved[: len(saved) - len(ctx.output_avals)]
         if torch.is_grad_enabled():
             # create_graph=True: the VJP itself becomes a differentiable JAX call.
-            input_grads = _differentiable_vjp(ctx.primal, ctx.output_avals)(inputs, grads)
+            input_grads = ctx.compiled.differentiable_vjp(ctx.signature, ctx.output_avals)(
+                inputs, grads
+            )
         else:
             cotangents = _cotangents(grads, ctx.output_avals)
             input_grads = [
@@ -162,6 +163,7 @@ class _Compiled:
         self.output_trees: dict[_Signature, Any] = {}
         self.call = jax.jit(self.leaves, static_argnums=0)
         self.forward = jax.jit(self._with_vjp, static_argnums=0)
+        self.differentiable_vjps: dict[tuple, Callable[..., Any]] = {}
 
     def leaves(self, signature: _Signature, *arrays: Any) -> list[Any]:
         call_args, call_kwargs = signature.rebuild(arrays)
@@ -171,6 +173,15 @@ class _Compiled:
 
     def _with_vjp(self, signature: _Signature, *arrays: Any) -> tuple[list[Any], Any]:
         return jax.vjp(functools.partial(self.leaves, signature), *arrays)
+
+    def differentiable_vjp(self, signature: _Signature, output_avals: list) -> Callable[..., Any]:
+        """The VJP as a function of torch tensors ``(primals, output_grads)``, itself from j2t, so
+        PyTorch can differentiate it again (double backward)."""
+        key = (signature, tuple((a.shape, a.dtype) for a in output_avals))
+        if key not in self.differentiable_vjps:
+            primal = functools.partial(self.leaves, signature)
+            self.differentiable_vjps[key] = _differentiable_vjp(primal, output_avals)
+        return self.differentiable_vjps[key]
 
 
 def jax_function_to_torch(fn: Callable[..., Any]) -> Callable[..., Any]:

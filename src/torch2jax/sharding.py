@@ -81,7 +81,8 @@ def partition_specs(
         if spec is None:
             problems.append(f"{name}: no rule matches")
             continue
-        problem = _spec_problem(name, tuple(np.shape(value)), spec, mesh)
+        shape = tuple(value.shape) if hasattr(value, "shape") else tuple(np.shape(value))
+        problem = _spec_problem(name, shape, spec, mesh)
         if problem:
             problems.append(problem)
         specs[name] = spec
