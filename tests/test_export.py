@@ -195,6 +195,32 @@ def test_exported_transformer_layer_outputs_and_gradients():
     assert_close(grads, {k: p.grad for k, p in sorted(layer.named_parameters())})
 
 
+class TiedEmbedding(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.embed = torch.nn.Embedding(10, 4)
+        self.head = torch.nn.Linear(4, 10, bias=False)
+        self.head.weight = self.embed.weight
+
+    def forward(self, tokens, *, scale=1.0):
+        return self.head(self.embed(tokens)) * scale
+
+
+@pytest.mark.parametrize("name", ["embed.weight", "head.weight"])
+def test_exported_program_with_tied_weights_and_keyword_inputs(name):
+    torch.manual_seed(0)
+    model = TiedEmbedding()
+    tokens = torch.tensor([[1, 2, 3, 3]])
+    jax_program = t2j(torch.export.export(model, (tokens,), {"scale": 2.0}))
+    weight = t2j(model.embed.weight)
+
+    def loss(w):
+        return (jax_program(t2j(tokens), scale=2.0, state_dict={name: w}) ** 2).sum()
+
+    (model(tokens, scale=2.0) ** 2).sum().backward()
+    assert_close(jax.grad(loss)(weight), model.embed.weight.grad)  # both uses accumulate
+
+
 def test_decomposed_exported_program(convnet):
     x = torch.randn(2, 3, 8, 8)
     program = _exported(convnet, x).run_decompositions()
