@@ -190,7 +190,7 @@ def test_exported_transformer_layer_outputs_and_gradients():
     jax_program = t2j(torch.export.export(layer, (x,)))
     params = {k: t2j(v) for k, v in layer.named_parameters()}
     assert_close(jax.jit(jax_program)(t2j(x), state_dict=params), layer(x))
-    grads = jax.grad(lambda p: jax_program(t2j(x), state_dict=p).sum())(params)
+    grads = jax.jit(jax.grad(lambda p: jax_program(t2j(x), state_dict=p).sum()))(params)
     layer(x).sum().backward()
     assert_close(grads, {k: p.grad for k, p in sorted(layer.named_parameters())})
 

@@ -98,9 +98,10 @@ def j2t(obj: Any) -> Any:
 
     - ``j2t(array)`` -> ``torch.Tensor``, sharing memory through DLPack on CPU.
     - ``j2t(tree)`` -> the same containers with every array converted.
-    - ``j2t(jax_fn)`` -> a function that takes and returns tensors, runs ``jax_fn`` jitted, and is
-      differentiable with ``torch.autograd`` (backward through ``jax.vjp``; first order only). Called
-      inside code that ``t2j`` converts, ``jax_fn`` is inlined into the JAX trace.
+    - ``j2t(jax_fn)`` -> a function that takes and returns tensors (any pytree; other arguments are
+      static), runs ``jax_fn`` jitted on the tensors' memory (DLPack), and is differentiable with
+      ``torch.autograd``: backward through ``jax.vjp``, double backward through the VJP's own VJP.
+      Called inside code that ``t2j`` converts, ``jax_fn`` is inlined into the JAX trace.
     """
     if isinstance(obj, (jax.Array, np.ndarray)):
         return array_to_tensor(obj)
