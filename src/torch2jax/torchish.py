@@ -24,7 +24,12 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from torch2jax import registry
 from torch2jax.convert import tensor_to_array, to_torch_dtype
-from torch2jax.errors import ConcretizationError, MissingRNGError, UnsupportedOperationError
+from torch2jax.errors import (
+    ConcretizationError,
+    MissingRNGError,
+    Torch2JaxError,
+    UnsupportedOperationError,
+)
 
 aten = torch.ops.aten
 
@@ -43,9 +48,18 @@ class Torchish(torch.Tensor):
 
     @staticmethod
     def __new__(cls, value: Any) -> Torchish:
-        tensor = torch.Tensor._make_wrapper_subclass(
-            cls, value.shape, dtype=to_torch_dtype(value.dtype), device="cpu"
-        )
+        try:
+            tensor = torch.Tensor._make_wrapper_subclass(
+                cls, value.shape, dtype=to_torch_dtype(value.dtype), device="cpu"
+            )
+        except TypeError:
+            if all(isinstance(d, int) for d in value.shape):
+                raise
+            raise Torch2JaxError(
+                f"torch2jax: PyTorch code needs concrete shapes, got symbolic shape {value.shape} "
+                "(jax.export.symbolic_shape). For a symbolic batch size, export "
+                "torch2jax.batch_polymorphic(converted) instead."
+            ) from None
         tensor.value = value
         return tensor
 
