@@ -6,6 +6,7 @@ from torch2jax.ops import (  # noqa: F401
     indexing,
     linalg,
     nn,
+    random,
     reductions,
     shape_and_views,
 )
