@@ -45,10 +45,25 @@ def _converting() -> bool:
 
 
 def _run_pytorch(fn: Callable[..., Any], arrays: tuple, rng: Any) -> Any:
-    """Run PyTorch code ``fn(*tensors)`` on JAX arrays in a nested conversion; JAX results."""
-    from torch2jax.functional import _run_converted
+    """Run PyTorch code ``fn(*tensors)`` on JAX arrays (of a JAX transformation's trace, say);
+    JAX results.
 
-    return _run_converted(fn, arrays, {}, rng)[0]
+    Inside a running conversion, ``fn`` runs in it, on tensors that the running
+    functionalization knows (a nested ``functionalize`` would mishandle dtype casts), drawing
+    randomness from ``rng``. Outside one (a backward pass JAX runs later), it gets its own.
+    """
+    if not _converting():
+        from torch2jax.functional import _run_converted
+
+        return _run_converted(fn, arrays, {}, rng)[0]
+    conversion = current_conversion()
+    tensors = call_jax(lambda: list(arrays), (), {})
+    outer_rng, conversion.rng = conversion.rng, rng
+    try:
+        out = fn(*tensors)
+    finally:
+        conversion.rng = outer_rng
+    return torch_pytree.tree_map_only(torch.Tensor, jax_value, out)
 
 
 def _call_outside_dispatch(fn: Callable[[list[Any], Any], Any], tensors: list, key: Any) -> Any:
