@@ -328,7 +328,7 @@ def test_multinomial_without_replacement():
 
 def test_randperm_is_a_permutation():
     for n in [1, 10, 1000]:
-        perm = _draw(lambda: torch.randperm(n)).astype(int)
+        perm = _draw(lambda n=n: torch.randperm(n)).astype(int)
         np.testing.assert_array_equal(np.sort(perm), np.arange(n))
     perms = np.stack(
         [np.asarray(t2j(lambda: torch.randperm(5))(rng=jax.random.key(i))) for i in range(200)]
