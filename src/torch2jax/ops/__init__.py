@@ -7,6 +7,7 @@ from torch2jax.ops import (  # noqa: F401
     linalg,
     nn,
     random,
+    running_stats,
     reductions,
     shape_and_views,
 )
