@@ -7,7 +7,7 @@ from torch2jax.ops import (  # noqa: F401
     linalg,
     nn,
     random,
-    running_stats,
     reductions,
+    running_stats,
     shape_and_views,
 )
