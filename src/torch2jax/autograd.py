@@ -69,9 +69,9 @@ def _run_pytorch(fn: Callable[..., Any], arrays: tuple, rng: Any) -> Any:
 def _call_outside_dispatch(fn: Callable[[list[Any], Any], Any], tensors: list, key: Any) -> Any:
     """``fn(arrays, key)`` on the JAX values of ``tensors``, its results back as tensors.
 
-    ``fn`` runs PyTorch code in a nested conversion, so it must run here, at the level of the
-    user's code, and not inside the dispatch of a ``call_jax`` operation: there, the outer
-    functionalization's layer is popped and a nested one would be confused with it.
+    ``fn`` is a JAX function (a ``custom_vjp`` or ``jax.checkpoint``) whose body runs PyTorch code
+    (``_run_pytorch``), so it is traced here, at the level of the user's code where the running
+    functionalization is live, and not inside the dispatch of a ``call_jax`` operation.
     """
     arrays = [jax_value(tensor) for tensor in tensors]
     outputs = fn(arrays, key)
@@ -79,7 +79,7 @@ def _call_outside_dispatch(fn: Callable[[list[Any], Any], Any], tensors: list, k
 
 
 def _split_key(purpose: str) -> Any:
-    """A key for a nested conversion, split off the running one's; None where it has none."""
+    """A key for PyTorch code run as one JAX function; None where the run has no key."""
     conversion = current_conversion()
     return conversion.next_key(purpose) if conversion.rng is not None else None
 

@@ -12,14 +12,17 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from torch2jax.torchish import _PYTHON_FACING
+from torch2jax.torchish import _PYTHON_FACING, Torchish
 
 aten = torch.ops.aten
 
 
 def _update(running: torch.Tensor, new: torch.Tensor) -> None:
-    with torch.no_grad():
-        running.copy_(new.detach())
+    # A plain tensor here is one the code captured (a module's buffer, not passed in as state):
+    # converting never mutates the user's tensors, so its update is dropped.
+    if isinstance(running, Torchish) or torch._is_functional_tensor(running):
+        with torch.no_grad():
+            running.copy_(new.detach())
 
 
 def batch_norm(
