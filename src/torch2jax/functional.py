@@ -250,6 +250,25 @@ def _check_state_dict(state: dict[str, torch.Tensor], given: Mapping[str, Any]) 
         raise StateDictError("torch2jax: state_dict has " + "\n  ".join(lines))
 
 
+def _write_back_rebound(
+    parameters: dict[str, torch.Tensor], groups: list[list[str]], state_tensors: tuple
+) -> None:
+    """Buffers the forward rebound (``self.ema = 0.9 * self.ema + ...``) become updates of the
+    state: ``functional_call`` leaves the new tensor in ``parameters``, and copying it into the
+    state tensor makes functionalization write it back like an in-place update."""
+    for group, tensor in zip(groups, state_tensors, strict=True):
+        new = parameters[group[0]]
+        if new is tensor:
+            continue
+        if tuple(new.shape) != tuple(tensor.shape):
+            raise StateDictError(
+                f"torch2jax: the module rebound {group[0]} to a tensor of shape "
+                f"{tuple(new.shape)}, but the state holds shape {tuple(tensor.shape)}; a "
+                f"functional state cannot change shape. Keep the shape, or update in place."
+            )
+        tensor.copy_(new)
+
+
 def module_to_jax(module: torch.nn.Module) -> Callable[..., Any]:
     forward_doc = getattr(type(module).forward, "__doc__", None)
 
@@ -277,7 +296,9 @@ def module_to_jax(module: torch.nn.Module) -> Callable[..., Any]:
             state_tensors = call_args[len(call_args) - len(groups) :]
             inputs = call_args[: len(call_args) - len(groups)]
             parameters = {group[0]: t for group, t in zip(groups, state_tensors, strict=True)}
-            return torch.func.functional_call(module, parameters, inputs, call_kwargs, strict=False)
+            out = torch.func.functional_call(module, parameters, inputs, call_kwargs, strict=False)
+            _write_back_rebound(parameters, groups, state_tensors)
+            return out
 
         out, new_values = _run_converted(call, args, kwargs, rng, values)
         if not return_state_dict:

@@ -119,6 +119,7 @@ def current_conversion() -> Conversion:
 
 def _api_name(func: Any) -> str:
     qualname = getattr(func, "__qualname__", None) or getattr(func, "__name__", repr(func))
+    qualname = qualname.replace("_VariableFunctionsClass.", "").replace("TensorBase.", "Tensor.")
     module = getattr(func, "__module__", None)
     if module and module.startswith("torch") and not qualname.startswith("Tensor."):
         return f"{module}.{qualname}".replace("torch._C._nn.", "torch.nn.functional.").replace(
@@ -318,20 +319,32 @@ class ConversionFunctionMode(TorchFunctionMode):
 
 @contextlib.contextmanager
 def converting(rng: Any = None) -> Iterator[Conversion]:
-    """Run PyTorch code on Torchish values: the modes on, grad mode on, compiler flag set.
+    """Run PyTorch code on Torchish values: the modes on, grad mode on, compiler flag set,
+    ``torch.autograd.Function`` and checkpointing routed to JAX (``torch2jax.autograd``).
 
-    Global PyTorch state (grad mode, the compiler flag, the mode stacks) is restored on exit, also
-    when the code raises.
+    Global PyTorch state (grad mode, the compiler flag, the mode stacks, the RNG state) is
+    restored on exit, also when the code raises.
     """
+    from torch2jax.autograd import autograd_in_conversion
+
     conversion = Conversion(rng)
     outer = getattr(_state, "conversion", None)
     _state.conversion = conversion
     was_compiling = torch.compiler._is_compiling_flag
+    # Random draws come from `rng`, never from PyTorch's generator; only `torch.manual_seed` in
+    # the converted code could change it, and that must not outlive the conversion.
+    torch_rng_state = torch.random.get_rng_state()
     # A converter is a compiler: model code takes its trace-friendly paths when it believes so.
     torch.compiler._is_compiling_flag = True
     try:
-        with torch.enable_grad(), ConversionFunctionMode(), ConversionDispatchMode():
+        with (
+            torch.enable_grad(),
+            autograd_in_conversion(),
+            ConversionFunctionMode(),
+            ConversionDispatchMode(),
+        ):
             yield conversion
     finally:
         torch.compiler._is_compiling_flag = was_compiling
+        torch.random.set_rng_state(torch_rng_state)
         _state.conversion = outer

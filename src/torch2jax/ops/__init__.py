@@ -6,6 +6,8 @@ from torch2jax.ops import (  # noqa: F401
     indexing,
     linalg,
     nn,
+    random,
     reductions,
+    running_stats,
     shape_and_views,
 )
