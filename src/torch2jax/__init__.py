@@ -23,6 +23,7 @@ from torch2jax.errors import (
     MissingRNGError,
     StateDictError,
     Torch2JaxError,
+    TracerLeakWarning,
     UnsupportedOperationError,
 )
 from torch2jax.functional import function_to_jax, jax_function_to_torch, module_to_jax
@@ -36,6 +37,7 @@ __all__ = [
     "StateDictError",
     "Torch2JaxError",
     "Torchish",
+    "TracerLeakWarning",
     "UnsupportedOperationError",
     "implements",
     "j2t",

@@ -24,7 +24,12 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from torch2jax import registry
 from torch2jax.convert import tensor_to_array, to_torch_dtype
-from torch2jax.errors import ConcretizationError, MissingRNGError, UnsupportedOperationError
+from torch2jax.errors import (
+    ConcretizationError,
+    MissingRNGError,
+    UnsupportedOperationError,
+    api_name,
+)
 
 aten = torch.ops.aten
 
@@ -89,7 +94,7 @@ class Conversion:
     def current_api_call(self) -> str | None:
         if not self.api_calls:
             return None
-        return _api_name(self.api_calls[0])
+        return api_name(self.api_calls[0])
 
 
 _state = threading.local()
@@ -101,16 +106,6 @@ def current_conversion() -> Conversion:
         # Torchish values met outside t2j (a user playing with one) still run; they have no key.
         conversion = Conversion()
     return conversion
-
-
-def _api_name(func: Any) -> str:
-    qualname = getattr(func, "__qualname__", None) or getattr(func, "__name__", repr(func))
-    module = getattr(func, "__module__", None)
-    if module and module.startswith("torch") and not qualname.startswith("Tensor."):
-        return f"{module}.{qualname}".replace("torch._C._nn.", "torch.nn.functional.").replace(
-            "torch._C._VariableFunctions.", "torch."
-        )
-    return f"torch.{qualname}" if qualname.startswith("Tensor.") else qualname
 
 
 # --------------------------------------------------------------------------------------------------
@@ -162,7 +157,9 @@ def _decompose(func: torch._ops.OpOverload, args: tuple, kwargs: dict) -> Any:
         result = func.decompose(*args, **kwargs)
     if result is not NotImplemented:
         return result
-    raise UnsupportedOperationError(str(func), current_conversion().current_api_call())
+    raise UnsupportedOperationError(
+        str(func), current_conversion().current_api_call(), func._schema
+    )
 
 
 def _inplace_via_functional(func: torch._ops.OpOverload, args: tuple, kwargs: dict) -> Any:
@@ -170,7 +167,9 @@ def _inplace_via_functional(func: torch._ops.OpOverload, args: tuple, kwargs: di
     functional_packet = getattr(aten, func._schema.name.split("::")[1][:-1], None)
     functional = getattr(functional_packet, func._overloadname, None) if functional_packet else None
     if functional is None:
-        raise UnsupportedOperationError(str(func), current_conversion().current_api_call())
+        raise UnsupportedOperationError(
+            str(func), current_conversion().current_api_call(), func._schema
+        )
     result = dispatch(functional, args, kwargs)
     _assign(args[0], result)
     return args[0]
@@ -191,7 +190,7 @@ def _local_scalar_dense(x: Any) -> Any:
     value = to_jax(x)
     if isinstance(value, jax.core.Tracer):
         api = current_conversion().current_api_call()
-        raise ConcretizationError(f"{api or 'Tensor.item()'} (aten._local_scalar_dense)")
+        raise ConcretizationError(api or "torch.Tensor.item")
     return value.item()
 
 
@@ -264,14 +263,14 @@ class ConversionDispatchMode(TorchDispatchMode):
 def _tolist(tensor: torch.Tensor) -> Any:
     value = jax_value(tensor)
     if isinstance(value, jax.core.Tracer):
-        raise ConcretizationError("Tensor.tolist()")
+        raise ConcretizationError("torch.Tensor.tolist")
     return value.tolist()
 
 
 def _numpy(tensor: torch.Tensor, *, force: bool = False) -> Any:
     value = jax_value(tensor)
     if isinstance(value, jax.core.Tracer):
-        raise ConcretizationError("Tensor.numpy()")
+        raise ConcretizationError("torch.Tensor.numpy")
     import numpy as np
 
     return np.asarray(value)
@@ -306,13 +305,14 @@ class ConversionFunctionMode(TorchFunctionMode):
 def converting(rng: Any = None) -> Iterator[Conversion]:
     """Run PyTorch code on Torchish values: the modes on, grad mode on, compiler flag set.
 
-    Global PyTorch state (grad mode, the compiler flag, the mode stacks) is restored on exit, also
-    when the code raises.
+    Global PyTorch state (grad mode, default dtype, the compiler flag, the mode stacks) is restored
+    on exit, also when the code raises.
     """
     conversion = Conversion(rng)
     outer = getattr(_state, "conversion", None)
     _state.conversion = conversion
     was_compiling = torch.compiler._is_compiling_flag
+    default_dtype = torch.get_default_dtype()
     # A converter is a compiler: model code takes its trace-friendly paths when it believes so.
     torch.compiler._is_compiling_flag = True
     try:
@@ -320,4 +320,5 @@ def converting(rng: Any = None) -> Iterator[Conversion]:
             yield conversion
     finally:
         torch.compiler._is_compiling_flag = was_compiling
+        torch.set_default_dtype(default_dtype)
         _state.conversion = outer
