@@ -49,6 +49,7 @@ def test_json_report_with_gradients(capsys):
     assert report["gradients"]["compared"] == 5  # 4 parameters and the input
     assert report["gradients"]["ok"] and report["gradients"]["max_abs_error"] < 1e-5
     assert set(report["timing"]) == {"jax_first_call_s", "pytorch_eager_s", "jax_jit_s"}
+    assert report["devices"] == {"pytorch": "cpu", "jax": "cpu"}
 
 
 def test_every_unsupported_op_is_listed_at_once(capsys):

@@ -288,7 +288,7 @@ def _float_leaves(tree: Any, is_torch: bool) -> list[np.ndarray]:
     arrays = []
     for leaf in leaves:
         if isinstance(leaf, torch.Tensor):
-            leaf = leaf.detach().resolve_conj()
+            leaf = leaf.detach().cpu().resolve_conj()
             arrays.append(leaf.float().numpy() if leaf.dtype == torch.bfloat16 else leaf.numpy())
         elif isinstance(leaf, (jax.Array, np.ndarray)):
             arrays.append(
@@ -348,13 +348,23 @@ def compare(
     return Comparison(error, scale, atol + rtol * scale, worst, len(actual))
 
 
-def median_seconds(run: Callable[[], Any], repeat: int) -> float:
-    times = []
-    for _ in range(max(repeat, 1)):
+def median_seconds(run: Callable[[], Any], repeat: int, budget_s: float = 10.0) -> float:
+    """Median wall time of ``run()`` over ``repeat`` calls, fewer once ``budget_s`` is spent."""
+    times: list[float] = []
+    while len(times) < max(repeat, 1) and (not times or sum(times) < budget_s):
         start = time.perf_counter()
         run()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def _on_device(tree: Any, device: torch.device) -> Any:
+    return torch_pytree.tree_map_only(torch.Tensor, lambda t: t.to(device), tree)
+
+
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -373,6 +383,7 @@ class CheckOptions:
     atol: float = 1e-5
     rtol: float = 1e-3
     repeat: int = 10
+    torch_device: str = "cpu"
 
 
 @dataclasses.dataclass
@@ -387,6 +398,7 @@ class CheckReport:
     timing: dict[str, float] = dataclasses.field(default_factory=dict)
     errors: list[str] = dataclasses.field(default_factory=list)
     random: bool = False
+    devices: dict[str, str] = dataclasses.field(default_factory=dict)
 
     @property
     def missing(self) -> list[str]:
@@ -411,6 +423,7 @@ class CheckReport:
             "gradients": self.gradients.as_dict() if self.gradients else None,
             "random": self.random,
             "timing": self.timing,
+            "devices": self.devices,
             "errors": self.errors,
         }
 
@@ -471,11 +484,14 @@ def _check_model(
     kwargs: dict,
 ) -> None:
     is_module = isinstance(model, torch.nn.Module)
-    reference = copy.deepcopy(model) if is_module else model
+    device = torch.device(options.torch_device)
+    reference = copy.deepcopy(model).to(device) if is_module else model
+    torch_args, torch_kwargs = _on_device((args, kwargs), device)
+    report.devices = {"pytorch": str(device), "jax": str(jax.devices()[0].platform)}
     with progress.step("Running PyTorch eagerly"), torch.no_grad():
         torch.manual_seed(options.rng_seed)
         try:
-            expected = reference(*args, **kwargs)
+            expected = reference(*torch_args, **torch_kwargs)
         except Exception as error:
             raise UsageError(
                 f"PyTorch itself fails on these inputs ({', '.join(report.inputs)}): "
@@ -538,10 +554,13 @@ def _check_model(
 
     with progress.step(f"Timing PyTorch eager and JAX ({options.repeat} runs each)"):
         with torch.no_grad():
-            reference(*args, **kwargs)
-            report.timing["pytorch_eager_s"] = median_seconds(
-                lambda: reference(*args, **kwargs), options.repeat
-            )
+
+            def run_pytorch() -> None:
+                reference(*torch_args, **torch_kwargs)
+                _synchronize(device)
+
+            run_pytorch()
+            report.timing["pytorch_eager_s"] = median_seconds(run_pytorch, options.repeat)
         report.timing["jax_jit_s" if options.jit else "jax_eager_s"] = median_seconds(
             lambda: jax.block_until_ready(run(params, jax_args, jax_kwargs, key)), options.repeat
         )
@@ -572,20 +591,21 @@ def _compare_gradients(
     names = _differentiable_names(model)
     float_inputs = [i for i, a in enumerate(args) if torch.is_tensor(a) and a.is_floating_point()]
 
-    reference = copy.deepcopy(model) if isinstance(model, torch.nn.Module) else model
+    device = torch.device(options.torch_device)
+    reference = copy.deepcopy(model).to(device) if isinstance(model, torch.nn.Module) else model
     torch_args = [
-        a.detach().clone().requires_grad_(i in float_inputs) if torch.is_tensor(a) else a
+        a.detach().to(device).requires_grad_(i in float_inputs) if torch.is_tensor(a) else a
         for i, a in enumerate(args)
     ]
     torch.manual_seed(options.rng_seed)
-    outputs = [o for o in torch_pytree.tree_leaves(reference(*torch_args, **kwargs))]
+    outputs = torch_pytree.tree_leaves(reference(*torch_args, **_on_device(kwargs, device)))
     float_outputs = [o for o in outputs if torch.is_tensor(o) and o.is_floating_point()]
     generator = np.random.default_rng(options.rng_seed)
     cotangents = [
         generator.standard_normal(tuple(o.shape)).astype(np.float32) for o in float_outputs
     ]
     loss = sum(
-        (o * torch.from_numpy(c).to(o.dtype)).sum()
+        (o * torch.from_numpy(c).to(o.device, o.dtype)).sum()
         for o, c in zip(float_outputs, cotangents, strict=True)
     )
     differentiable = [reference.get_parameter(n) for n in names] + [
@@ -686,9 +706,11 @@ def format_report(report: CheckReport) -> str:
     if "pytorch_eager_s" in timing:
         jax_key = "jax_jit_s" if report.jit else "jax_eager_s"
         ratio = timing["pytorch_eager_s"] / max(timing[jax_key], 1e-12)
+        devices = report.devices
         lines.append(
-            f"time per call: PyTorch eager {_seconds(timing['pytorch_eager_s'])}, JAX "
-            f"{'jit' if report.jit else 'eager'} {_seconds(timing[jax_key])} "
+            f"time per call: PyTorch eager ({devices.get('pytorch')}) "
+            f"{_seconds(timing['pytorch_eager_s'])}, JAX {'jit' if report.jit else 'eager'} "
+            f"({devices.get('jax')}) {_seconds(timing[jax_key])} "
             f"({ratio:.2f}x PyTorch's speed); first JAX call (tracing"
             f"{' and compiling' if report.jit else ''}) {_seconds(timing['jax_first_call_s'])}"
         )
@@ -776,6 +798,11 @@ def _parser() -> argparse.ArgumentParser:
         "--rtol", type=float, default=1e-3, help="tolerance relative to the largest |value|"
     )
     check.add_argument("--repeat", type=int, default=10, help="timed runs of each side")
+    check.add_argument(
+        "--torch-device",
+        default="cpu",
+        help="where PyTorch runs for the comparison and timing (cpu, cuda); JAX uses its default",
+    )
     check.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     return parser
 
@@ -798,6 +825,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         atol=arguments.atol,
         rtol=arguments.rtol,
         repeat=arguments.repeat,
+        torch_device=arguments.torch_device,
     )
     progress = Progress(None if arguments.quiet else sys.stderr)
     if arguments.target is None and not arguments.quiet:
