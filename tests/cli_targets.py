@@ -73,3 +73,15 @@ class AttentionWithDropout(torch.nn.Module):
         q, k, v = self.qkv(x).unflatten(-1, (3, 2, 4)).permute(2, 0, 3, 1, 4)
         dropout = 0.5 if self.training else 0.0
         return torch.nn.functional.scaled_dot_product_attention(q, k, v, dropout_p=dropout)
+
+
+class WithIntegerBuffer(torch.nn.Module):
+    """An int64 buffer left out of the state_dict (like BERT's position_ids)."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("positions", torch.arange(4), persistent=False)
+        self.embed = torch.nn.Embedding(4, 3)
+
+    def forward(self, x):
+        return x + self.embed(self.positions)

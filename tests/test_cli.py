@@ -161,3 +161,11 @@ def test_console_entry_point_smoke():
     assert result.returncode == 0, result.stdout + result.stderr
     assert "result: OK" in result.stdout
     assert "Compiling with jax.jit: done" in result.stderr  # progress goes to stderr
+
+
+def test_integer_buffers_outside_the_state_dict(capsys):
+    # Converted inside one trace (jit), reused in the next (jit of grad): an int64 buffer narrowed
+    # to int32 with x64 off must be a concrete array, not a tracer of the first trace.
+    target = "tests.cli_targets:WithIntegerBuffer"
+    status, report = check_json(capsys, target, "--input", "4,3", "--grad")
+    assert status == 0, report["errors"]

@@ -379,3 +379,22 @@ def test_errors_leave_no_state_changed(case, grad_enabled):
         assert not hasattr(target, "partial")
         for name, value in target.state_dict().items():
             np.testing.assert_array_equal(value.numpy(), module_state[name].numpy())
+
+
+def test_module_constants_converted_inside_a_trace_do_not_leak_it():
+    class WithPositions(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.register_buffer("positions", torch.arange(4), persistent=False)  # int64
+            self.embed = torch.nn.Embedding(4, 3)
+
+        def forward(self, x):
+            return x + self.embed(self.positions)
+
+    net = WithPositions()
+    converted = t2j(net)
+    params = {k: t2j(v) for k, v in net.named_parameters()}
+    x = jnp.ones((4, 3))
+    jax.jit(converted)(x, state_dict=params)  # converts (and caches) the buffer inside a trace
+    grads = jax.jit(jax.grad(lambda p: converted(x, state_dict=p).sum()))(params)
+    assert grads["embed.weight"].shape == (4, 3)

@@ -22,6 +22,7 @@ import statistics
 import sys
 import threading
 import time
+import traceback
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TextIO
 
@@ -428,6 +429,15 @@ class CheckReport:
         }
 
 
+def _error_text(error: Exception) -> str:
+    """torch2jax's errors explain themselves; anything else comes with its traceback's end."""
+    text = f"{type(error).__name__}: {error}"
+    if isinstance(error, Torch2JaxError):
+        return text
+    frames = traceback.format_tb(error.__traceback__)[-6:]
+    return "Traceback (last frames):\n" + "".join(frames) + text
+
+
 def _differentiable_names(model: Any) -> list[str]:
     if not isinstance(model, torch.nn.Module):
         return []
@@ -516,7 +526,7 @@ def _check_model(
             try:
                 jax.block_until_ready(listing_run(params, jax_args, jax_kwargs, key))
             except Exception as error:  # noqa: BLE001  (reported, not raised)
-                report.errors.append(f"{type(error).__name__}: {error}")
+                report.errors.append(_error_text(error))
     if report.missing or report.errors:
         return
 
@@ -526,8 +536,8 @@ def _check_model(
         start = time.perf_counter()
         try:
             actual = jax.block_until_ready(run(params, jax_args, jax_kwargs, key))
-        except Torch2JaxError as error:
-            report.errors.append(f"{type(error).__name__}: {error}")
+        except Exception as error:  # noqa: BLE001  (reported, not raised)
+            report.errors.append(_error_text(error))
             return
         report.timing["jax_first_call_s"] = time.perf_counter() - start
         other_key = jax.block_until_ready(
@@ -567,9 +577,13 @@ def _check_model(
 
     if options.grad:
         with progress.step("Comparing gradients"):
-            report.gradients = _compare_gradients(
-                options, model, call, params, args, kwargs, jax_args, jax_kwargs, key
-            )
+            try:
+                report.gradients = _compare_gradients(
+                    options, model, call, params, args, kwargs, jax_args, jax_kwargs, key
+                )
+            except Exception as error:  # noqa: BLE001  (reported, not raised)
+                report.errors.append(_error_text(error))
+                return
             if report.random:
                 report.gradients.note = "depends on the random key: compared for shapes only"
                 report.gradients.max_abs_error = 0.0
