@@ -169,3 +169,12 @@ def test_integer_buffers_outside_the_state_dict(capsys):
     target = "tests.cli_targets:WithIntegerBuffer"
     status, report = check_json(capsys, target, "--input", "4,3", "--grad")
     assert status == 0, report["errors"]
+
+
+def test_no_command_prints_help(capsys):
+    assert main([]) == 2
+    assert "check" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as info:
+        main(["check", "--help"])
+    assert info.value.code == 0
+    assert "--input SHAPE[:DTYPE[:HIGH]]" in capsys.readouterr().out

@@ -10,6 +10,9 @@ How the runner treats a Markdown file (for everyone writing docs):
 - The process starts in a temporary directory (files an example writes go there), with the
   repository's ``src`` and root on ``PYTHONPATH`` and JAX on CPU.
 - Tracebacks point at the Markdown file and its line numbers.
+- A block whose first line starts with ``>>>`` is an interactive session: it runs as a doctest
+  (in the same namespace), and the outputs written after each ``>>>`` line must match
+  (``...`` matches anything, whitespace is normalized). Other blocks are plain scripts.
 - A block preceded by a line ``<!-- no-test -->`` (blank lines between are allowed) is skipped. Use it
   only for blocks that need large downloads (pretrained weights, data sets); keep other examples
   small enough to run in seconds instead. Blocks in other languages (```bash, ```text) never run.
@@ -18,6 +21,7 @@ How the runner treats a Markdown file (for everyone writing docs):
 
 from __future__ import annotations
 
+import doctest
 import os
 import re
 import subprocess
@@ -52,10 +56,24 @@ def python_blocks(path: Path) -> list[tuple[int, str]]:
     return blocks
 
 
+def run_doctest(code: str, namespace: dict, path: Path, first_line: int) -> None:
+    """A block written as an interactive session (``>>>`` prompts): outputs are checked."""
+    test = doctest.DocTestParser().get_doctest(
+        code, namespace, str(path), str(path), first_line - 1
+    )
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    runner.run(test, clear_globs=False)
+    if runner.failures:
+        raise AssertionError(f"{path}:{first_line}: {runner.failures} doctest example(s) failed")
+
+
 def run_file(path: Path) -> None:
     """Run the blocks of ``path`` in this process, one shared namespace, lines as in the file."""
     namespace: dict = {"__name__": "__main__"}
     for first_line, code in python_blocks(path):
+        if code.lstrip().startswith(">>>"):
+            run_doctest(code, namespace, path, first_line)
+            continue
         padded = "\n" * (first_line - 1) + code  # so tracebacks show the Markdown line numbers
         exec(compile(padded, str(path), "exec"), namespace)
 
@@ -92,6 +110,17 @@ def test_no_test_marker_skips_only_the_next_block(tmp_path):
     )
     assert python_blocks(page) == [(2, "x = 1"), (13, "y = x + 1")]
     run_file(page)
+
+
+def test_interactive_blocks_run_as_doctests(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text(
+        "```python\nx = 2\n```\n\n```python\n>>> x * 21\n42\n>>> [x] * 2\n[2, ...]\n```\n"
+    )
+    run_file(page)
+    page.write_text("```python\n>>> 1 + 1\n3\n```\n")
+    with pytest.raises(AssertionError, match="1 doctest example"):
+        run_file(page)
 
 
 if __name__ == "__main__":
