@@ -291,11 +291,13 @@ class CachesOnSelf(torch.nn.Module):
         super().__init__()
         self.linear = torch.nn.Linear(4, 4)
         self.table = None
+        self.history = []
 
     def forward(self, x):
         if self.table is None or self.table.shape[0] != x.shape[0]:
             self.table = torch.sin(torch.arange(x.shape[0], dtype=x.dtype))[:, None]
         self.linear.last_input = x
+        self.history.append(x.sum())  # a list on self, filled in place
         return self.linear(x) + self.table
 
 
@@ -309,11 +311,13 @@ def test_tracer_kept_on_self_is_restored_and_explained():
             out = jitted(t2j(x))
         assert_close(out, CachesOnSelf.forward(_fresh_copy(net), x), atol=1e-6)
         assert net.table is None and not hasattr(net.linear, "last_input")
+        assert net.history == []
     leaks = [w for w in caught if issubclass(w.category, TracerLeakWarning)]
     assert len(leaks) == 1
     message = str(leaks[0].message)
     assert "self.table on CachesOnSelf" in message
     assert "self.last_input on Linear (linear)" in message
+    assert "self.history on CachesOnSelf (filled in place)" in message
     assert "register_buffer" in message
     assert os.path.abspath(leaks[0].filename) == THIS_FILE  # points at the user's call
 

@@ -43,8 +43,36 @@ def _attribute_snapshot(module: torch.nn.Module) -> list[tuple[str, torch.nn.Mod
     for name, submodule in module.named_modules(remove_duplicate=True):
         attributes = {k: v for k, v in vars(submodule).items() if k not in _MODULE_INTERNALS}
         tensors = {**submodule._parameters, **submodule._buffers}
-        snapshot.append((name, submodule, {"attributes": attributes, "tensors": tensors}))
+        # Lists and dicts can be filled in place (a cache list that the code appends to).
+        contents = {k: _contents(v) for k, v in attributes.items() if _contents(v) is not None}
+        snapshot.append(
+            (name, submodule, {"attributes": attributes, "tensors": tensors, "contents": contents})
+        )
     return snapshot
+
+
+def _contents(value: Any) -> list | dict | None:
+    if type(value) is list:
+        return list(value)
+    if type(value) is dict:
+        return dict(value)
+    return None
+
+
+def _changed_in_place(value: Any, saved: list | dict | None) -> bool:
+    if saved is None:
+        return False
+    if isinstance(saved, dict):
+        return value.keys() != saved.keys() or any(value[k] is not saved[k] for k in saved)
+    return len(value) != len(saved) or any(a is not b for a, b in zip(value, saved, strict=True))
+
+
+def _restore_in_place(value: list | dict, saved: list | dict) -> None:
+    if isinstance(value, dict):
+        value.clear()
+        value.update(saved)
+    else:
+        value[:] = saved
 
 
 def _restore(snapshot: list[tuple[str, torch.nn.Module, dict]]) -> list[str]:
@@ -55,6 +83,11 @@ def _restore(snapshot: list[tuple[str, torch.nn.Module, dict]]) -> list[str]:
         attributes = vars(submodule)
         for key in [k for k in attributes if k not in _MODULE_INTERNALS]:
             old = before["attributes"].get(key, _MISSING)
+            saved = before["contents"].get(key)
+            if attributes[key] is old and _changed_in_place(old, saved) and _holds_traced(old):
+                leaks.append(f"self.{key} on {owner} (filled in place)")
+                _restore_in_place(old, saved)
+                continue
             if attributes[key] is old or not _holds_traced(attributes[key]):
                 continue
             leaks.append(f"self.{key} on {owner}")
