@@ -130,6 +130,7 @@ def test_inputs_from_a_callable(capsys):
         (["torchvision.models"], "should look like package.module:callable"),
         (["no_such_package_xyz:f"], "cannot import 'no_such_package_xyz'"),
         (["tests.cli_targets:nope"], "has no attribute 'nope'"),
+        (["torch.nn:Linear"], "calling Linear() to build the model failed"),
         (["tests.cli_targets:tiny_mlp"], "pass --input SHAPE[:DTYPE]"),
         (["tests.cli_targets:tiny_mlp", "--input", "3,x"], "integers separated by commas"),
         (["tests.cli_targets:tiny_mlp", "--input", "3,8:float7"], "unknown dtype"),

@@ -99,7 +99,14 @@ def build_target(obj: Any) -> tuple[Any, Any]:
         and issubclass(obj, torch.nn.Module)
         or (callable(obj) and not isinstance(obj, torch.nn.Module) and not _needs_arguments(obj))
     ):
-        obj = obj()
+        name = getattr(obj, "__qualname__", repr(obj))
+        try:
+            obj = obj()
+        except Exception as error:
+            raise UsageError(
+                f"calling {name}() to build the model failed ({type(error).__name__}: {error}); "
+                f"point the target at a function that builds it without arguments"
+            ) from error
     example_inputs = None
     if isinstance(obj, tuple) and len(obj) == 2 and callable(obj[0]):
         obj, example_inputs = obj
