@@ -15,9 +15,11 @@ demo: $(VENV)/.installed
 	$(PY) examples/readme.py
 	$(VENV)/bin/torch2jax check
 
+LINTED := $(wildcard src tests examples benchmarks)
+
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check src tests examples benchmarks
-	$(VENV)/bin/ruff format --check src tests examples benchmarks
+	$(VENV)/bin/ruff check $(LINTED)
+	$(VENV)/bin/ruff format --check $(LINTED)
 
 test: $(VENV)/.installed lint
 	$(VENV)/bin/pytest -q -n 2 --dist loadfile

@@ -26,21 +26,35 @@ from torch2jax.errors import (
     TracerLeakWarning,
     UnsupportedOperationError,
 )
-from torch2jax.functional import function_to_jax, jax_function_to_torch, module_to_jax
+from torch2jax.exported import exported_program_to_jax
+from torch2jax.exporting import batch_polymorphic
+from torch2jax.functional import function_to_jax, module_to_jax
+from torch2jax.jax_in_torch import jax_function_to_torch
 from torch2jax.registry import implements
+from torch2jax.sharding import (
+    ShardingRuleError,
+    named_shardings,
+    partition_specs,
+    shard_state_dict,
+)
 from torch2jax.torchish import Torchish
 
 __all__ = [
     "ConcretizationError",
     "DataDependentShapeError",
     "MissingRNGError",
+    "ShardingRuleError",
     "StateDictError",
     "Torch2JaxError",
     "Torchish",
     "TracerLeakWarning",
     "UnsupportedOperationError",
+    "batch_polymorphic",
     "implements",
     "j2t",
+    "named_shardings",
+    "partition_specs",
+    "shard_state_dict",
     "t2j",
 ]
 
@@ -61,6 +75,8 @@ def t2j(obj: Any) -> Any:
       ``return_state_dict=True`` the result is ``(outputs, new_state_dict)`` holding every
       parameter and buffer after the call (batch-norm running statistics, say). Train/eval mode is
       the module's own at call time. The module itself is never modified.
+    - ``t2j(exported_program)`` (``torch.export.export(...)``) -> the exported graph with the same
+      calling convention as a module; its parameters and buffers are the state.
 
     The result composes with ``jax.jit``, ``jax.grad``, ``jax.vmap``, ``jax.jvp`` and friends::
 
@@ -70,6 +86,8 @@ def t2j(obj: Any) -> Any:
     """
     if isinstance(obj, torch.nn.Module):
         return module_to_jax(obj)
+    if isinstance(obj, torch.export.ExportedProgram):
+        return exported_program_to_jax(obj)
     if isinstance(obj, torch.Tensor):
         return tensor_to_array(obj)
     if callable(obj):
@@ -82,9 +100,10 @@ def j2t(obj: Any) -> Any:
 
     - ``j2t(array)`` -> ``torch.Tensor``, sharing memory through DLPack on CPU.
     - ``j2t(tree)`` -> the same containers with every array converted.
-    - ``j2t(jax_fn)`` -> a function that takes and returns tensors, runs ``jax_fn`` jitted, and is
-      differentiable with ``torch.autograd`` (backward through ``jax.vjp``; first order only). Called
-      inside code that ``t2j`` converts, ``jax_fn`` is inlined into the JAX trace.
+    - ``j2t(jax_fn)`` -> a function that takes and returns tensors (any pytree; other arguments are
+      static), runs ``jax_fn`` jitted on the tensors' memory (DLPack), and is differentiable with
+      ``torch.autograd``: backward through ``jax.vjp``, double backward through the VJP's own VJP.
+      Called inside code that ``t2j`` converts, ``jax_fn`` is inlined into the JAX trace.
     """
     if isinstance(obj, (jax.Array, np.ndarray)):
         return array_to_tensor(obj)

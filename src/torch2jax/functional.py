@@ -15,10 +15,10 @@ import numpy as np
 import torch
 import torch.utils._pytree as torch_pytree
 
-from torch2jax.convert import array_to_tensor, tensor_to_array
+from torch2jax.convert import tensor_to_array
 from torch2jax.errors import state_dict_error
 from torch2jax.module_guard import guard_module
-from torch2jax.torchish import Torchish, call_jax, converting, current_conversion
+from torch2jax.torchish import Torchish, converting
 
 _ARRAY_TYPES = (jax.Array, jax.core.Tracer, np.ndarray, np.generic)
 
@@ -285,68 +285,3 @@ def module_to_jax(module: torch.nn.Module) -> Callable[..., Any]:
     jax_module.__doc__ = forward_doc
     jax_module.__name__ = type(module).__name__
     return jax_module
-
-
-# --------------------------------------------------------------------------------------------------
-# JAX functions called from PyTorch
-
-
-def jax_function_to_torch(fn: Callable[..., Any]) -> Callable[..., Any]:
-    jitted = jax.jit(fn)
-
-    @functools.wraps(fn)
-    def torch_function(*args: Any, **kwargs: Any) -> Any:
-        if getattr(current_conversion(), "rng", None) is not None or _inside_conversion():
-            # Inside t2j: inline the JAX function into the trace instead of round-tripping.
-            return call_jax(fn, args, kwargs)
-        leaves, spec = torch_pytree.tree_flatten((args, kwargs))
-        tensor_positions = [i for i, leaf in enumerate(leaves) if isinstance(leaf, torch.Tensor)]
-
-        def on_arrays(*arrays: Any) -> Any:
-            filled = list(leaves)
-            for position, array in zip(tensor_positions, arrays, strict=True):
-                filled[position] = array
-            call_args, call_kwargs = torch_pytree.tree_unflatten(filled, spec)
-            return jitted(*call_args, **call_kwargs)
-
-        tensors = [leaves[i] for i in tensor_positions]
-        out_leaves, out_def = jax.tree_util.tree_flatten(
-            jax.eval_shape(
-                on_arrays, *[jax.ShapeDtypeStruct(t.shape, _dtype_of(t)) for t in tensors]
-            )
-        )
-        results = _JaxFunction.apply(on_arrays, out_def, *tensors)
-        return jax.tree_util.tree_unflatten(out_def, list(results))
-
-    return torch_function
-
-
-def _dtype_of(tensor: torch.Tensor) -> Any:
-    from torch2jax.convert import to_jax_dtype
-
-    return to_jax_dtype(tensor.dtype)
-
-
-def _inside_conversion() -> bool:
-    from torch2jax import torchish
-
-    return getattr(torchish._state, "conversion", None) is not None
-
-
-class _JaxFunction(torch.autograd.Function):
-    """A JAX computation as a PyTorch autograd node; backward is ``jax.vjp``."""
-
-    @staticmethod
-    def forward(ctx, on_arrays, out_def, *tensors):
-        arrays = [tensor_to_array(t) for t in tensors]
-        outputs, vjp = jax.vjp(on_arrays, *arrays)
-        ctx.vjp = vjp
-        ctx.out_def = out_def
-        out_leaves = jax.tree_util.tree_leaves(outputs)
-        return tuple(array_to_tensor(o).clone() for o in out_leaves)
-
-    @staticmethod
-    def backward(ctx, *grads):
-        cotangents = [tensor_to_array(g) for g in grads]
-        input_grads = ctx.vjp(jax.tree_util.tree_unflatten(ctx.out_def, cotangents))
-        return None, None, *(array_to_tensor(g).clone() for g in input_grads)

@@ -27,6 +27,7 @@ from torch2jax.convert import tensor_to_array, to_torch_dtype
 from torch2jax.errors import (
     ConcretizationError,
     MissingRNGError,
+    Torch2JaxError,
     UnsupportedOperationError,
     api_name,
 )
@@ -48,9 +49,18 @@ class Torchish(torch.Tensor):
 
     @staticmethod
     def __new__(cls, value: Any) -> Torchish:
-        tensor = torch.Tensor._make_wrapper_subclass(
-            cls, value.shape, dtype=to_torch_dtype(value.dtype), device="cpu"
-        )
+        try:
+            tensor = torch.Tensor._make_wrapper_subclass(
+                cls, value.shape, dtype=to_torch_dtype(value.dtype), device="cpu"
+            )
+        except TypeError:
+            if all(isinstance(d, int) for d in value.shape):
+                raise
+            raise Torch2JaxError(
+                f"torch2jax: PyTorch code needs concrete shapes, got symbolic shape {value.shape} "
+                "(jax.export.symbolic_shape). For a symbolic batch size, export "
+                "torch2jax.batch_polymorphic(converted) instead."
+            ) from None
         tensor.value = value
         return tensor
 
