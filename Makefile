@@ -13,6 +13,7 @@ $(VENV)/.installed: pyproject.toml
 
 demo: $(VENV)/.installed
 	$(PY) examples/readme.py
+	$(VENV)/bin/torch2jax check
 
 LINTED := $(wildcard src tests examples benchmarks)
 

@@ -23,6 +23,7 @@ from torch2jax.errors import (
     MissingRNGError,
     StateDictError,
     Torch2JaxError,
+    TracerLeakWarning,
     UnsupportedOperationError,
 )
 from torch2jax.exported import exported_program_to_jax
@@ -46,6 +47,7 @@ __all__ = [
     "StateDictError",
     "Torch2JaxError",
     "Torchish",
+    "TracerLeakWarning",
     "UnsupportedOperationError",
     "batch_polymorphic",
     "implements",

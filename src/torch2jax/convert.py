@@ -66,7 +66,10 @@ def tensor_to_array(tensor: torch.Tensor) -> jax.Array:
     tensor = tensor.resolve_conj().resolve_neg()
     target = to_jax_dtype(tensor.dtype)
     if target != np.dtype(TORCH_TO_JAX_DTYPE[tensor.dtype]) or tensor.dtype in _NO_DLPACK:
-        return jnp.asarray(tensor.cpu().numpy(), dtype=target)
+        # A tensor is a concrete value: convert it now even inside a jit trace, where the dtype
+        # conversion would otherwise be staged into the trace and leak out of it through caches.
+        with jax.ensure_compile_time_eval():
+            return jnp.asarray(tensor.cpu().numpy(), dtype=target)
     if not tensor.is_contiguous():
         tensor = tensor.contiguous()
     return jax.dlpack.from_dlpack(tensor)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import contextlib
 import functools
 import weakref
 from collections.abc import Callable, Mapping
@@ -15,7 +16,8 @@ import torch
 import torch.utils._pytree as torch_pytree
 
 from torch2jax.convert import tensor_to_array
-from torch2jax.errors import StateDictError
+from torch2jax.errors import StateDictError, state_dict_error
+from torch2jax.module_guard import guard_module
 from torch2jax.torchish import Torchish, converting
 
 _ARRAY_TYPES = (jax.Array, jax.core.Tracer, np.ndarray, np.generic)
@@ -192,7 +194,11 @@ def _run_converted(
 def function_to_jax(fn: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(fn)
     def jax_function(*args: Any, rng: Any = None, **kwargs: Any) -> Any:
-        return _run_converted(fn, args, kwargs, rng)[0]
+        owner = getattr(fn, "__self__", None)  # t2j(model.forward): guard the model too
+        with (
+            guard_module(owner) if isinstance(owner, torch.nn.Module) else contextlib.nullcontext()
+        ):
+            return _run_converted(fn, args, kwargs, rng)[0]
 
     return jax_function
 
@@ -235,19 +241,7 @@ def _tied_groups(state: dict[str, torch.Tensor]) -> list[list[str]]:
 
 
 def _check_state_dict(state: dict[str, torch.Tensor], given: Mapping[str, Any]) -> None:
-    unknown = [name for name in given if name not in state]
-    mismatched = [
-        f"{name}: got {tuple(np.shape(value))}, expected {tuple(state[name].shape)}"
-        for name, value in given.items()
-        if name in state and tuple(np.shape(value)) != tuple(state[name].shape)
-    ]
-    if unknown or mismatched:
-        lines = []
-        if unknown:
-            lines.append("names the module does not have: " + ", ".join(sorted(unknown)))
-        if mismatched:
-            lines.append("shapes that do not match: " + "; ".join(mismatched))
-        raise StateDictError("torch2jax: state_dict has " + "\n  ".join(lines))
+    state_dict_error({name: tuple(tensor.shape) for name, tensor in state.items()}, dict(given))
 
 
 def _write_back_rebound(
@@ -300,7 +294,8 @@ def module_to_jax(module: torch.nn.Module) -> Callable[..., Any]:
             _write_back_rebound(parameters, groups, state_tensors)
             return out
 
-        out, new_values = _run_converted(call, args, kwargs, rng, values)
+        with guard_module(module):
+            out, new_values = _run_converted(call, args, kwargs, rng, values)
         if not return_state_dict:
             return out
         new_state = {

@@ -29,6 +29,7 @@ from torch2jax.errors import (
     MissingRNGError,
     Torch2JaxError,
     UnsupportedOperationError,
+    api_name,
 )
 
 aten = torch.ops.aten
@@ -103,7 +104,7 @@ class Conversion:
     def current_api_call(self) -> str | None:
         if not self.api_calls:
             return None
-        return _api_name(self.api_calls[0])
+        return api_name(self.api_calls[0])
 
 
 _state = threading.local()
@@ -115,17 +116,6 @@ def current_conversion() -> Conversion:
         # Torchish values met outside t2j (a user playing with one) still run; they have no key.
         conversion = Conversion()
     return conversion
-
-
-def _api_name(func: Any) -> str:
-    qualname = getattr(func, "__qualname__", None) or getattr(func, "__name__", repr(func))
-    qualname = qualname.replace("_VariableFunctionsClass.", "").replace("TensorBase.", "Tensor.")
-    module = getattr(func, "__module__", None)
-    if module and module.startswith("torch") and not qualname.startswith("Tensor."):
-        return f"{module}.{qualname}".replace("torch._C._nn.", "torch.nn.functional.").replace(
-            "torch._C._VariableFunctions.", "torch."
-        )
-    return f"torch.{qualname}" if qualname.startswith("Tensor.") else qualname
 
 
 # --------------------------------------------------------------------------------------------------
@@ -177,7 +167,9 @@ def _decompose(func: torch._ops.OpOverload, args: tuple, kwargs: dict) -> Any:
         result = func.decompose(*args, **kwargs)
     if result is not NotImplemented:
         return result
-    raise UnsupportedOperationError(str(func), current_conversion().current_api_call())
+    raise UnsupportedOperationError(
+        str(func), current_conversion().current_api_call(), func._schema
+    )
 
 
 def _inplace_via_functional(func: torch._ops.OpOverload, args: tuple, kwargs: dict) -> Any:
@@ -185,7 +177,9 @@ def _inplace_via_functional(func: torch._ops.OpOverload, args: tuple, kwargs: di
     functional_packet = getattr(aten, func._schema.name.split("::")[1][:-1], None)
     functional = getattr(functional_packet, func._overloadname, None) if functional_packet else None
     if functional is None:
-        raise UnsupportedOperationError(str(func), current_conversion().current_api_call())
+        raise UnsupportedOperationError(
+            str(func), current_conversion().current_api_call(), func._schema
+        )
     result = dispatch(functional, args, kwargs)
     _assign(args[0], result)
     return args[0]
@@ -206,7 +200,7 @@ def _local_scalar_dense(x: Any) -> Any:
     value = to_jax(x)
     if isinstance(value, jax.core.Tracer):
         api = current_conversion().current_api_call()
-        raise ConcretizationError(f"{api or 'Tensor.item()'} (aten._local_scalar_dense)")
+        raise ConcretizationError(api or "torch.Tensor.item")
     return value.item()
 
 
@@ -279,14 +273,14 @@ class ConversionDispatchMode(TorchDispatchMode):
 def _tolist(tensor: torch.Tensor) -> Any:
     value = jax_value(tensor)
     if isinstance(value, jax.core.Tracer):
-        raise ConcretizationError("Tensor.tolist()")
+        raise ConcretizationError("torch.Tensor.tolist")
     return value.tolist()
 
 
 def _numpy(tensor: torch.Tensor, *, force: bool = False) -> Any:
     value = jax_value(tensor)
     if isinstance(value, jax.core.Tracer):
-        raise ConcretizationError("Tensor.numpy()")
+        raise ConcretizationError("torch.Tensor.numpy")
     import numpy as np
 
     return np.asarray(value)
@@ -322,8 +316,8 @@ def converting(rng: Any = None) -> Iterator[Conversion]:
     """Run PyTorch code on Torchish values: the modes on, grad mode on, compiler flag set,
     ``torch.autograd.Function`` and checkpointing routed to JAX (``torch2jax.autograd``).
 
-    Global PyTorch state (grad mode, the compiler flag, the mode stacks, the RNG state) is
-    restored on exit, also when the code raises.
+    Global PyTorch state (grad mode, default dtype, the compiler flag, the mode stacks, the RNG
+    state) is restored on exit, also when the code raises.
     """
     from torch2jax.autograd import autograd_in_conversion
 
@@ -334,6 +328,7 @@ def converting(rng: Any = None) -> Iterator[Conversion]:
     # Random draws come from `rng`, never from PyTorch's generator; only `torch.manual_seed` in
     # the converted code could change it, and that must not outlive the conversion.
     torch_rng_state = torch.random.get_rng_state()
+    default_dtype = torch.get_default_dtype()
     # A converter is a compiler: model code takes its trace-friendly paths when it believes so.
     torch.compiler._is_compiling_flag = True
     try:
@@ -347,4 +342,5 @@ def converting(rng: Any = None) -> Iterator[Conversion]:
     finally:
         torch.compiler._is_compiling_flag = was_compiling
         torch.random.set_rng_state(torch_rng_state)
+        torch.set_default_dtype(default_dtype)
         _state.conversion = outer
