@@ -3,9 +3,12 @@
 from torch2jax.ops import (  # noqa: F401
     creation,
     elementwise,
+    fft,
     indexing,
     linalg,
+    linalg_solvers,
     nn,
     reductions,
     shape_and_views,
+    special,
 )
