@@ -1,7 +1,9 @@
 """The built-in JAX lowerings, one module per domain; importing registers them."""
 
 from torch2jax.ops import (  # noqa: F401
+    counting_and_order,
     creation,
+    distances,
     elementwise,
     fft,
     indexing,
@@ -9,6 +11,7 @@ from torch2jax.ops import (  # noqa: F401
     linalg_solvers,
     nn,
     reductions,
+    scatter,
     shape_and_views,
     special,
 )
