@@ -258,6 +258,8 @@ class Call:
 
 
 def _to_torch(a: Any) -> torch.Tensor:
+    if np.dtype(a.dtype) == jnp.bfloat16:  # NumPy has no bfloat16 that PyTorch reads
+        return torch.from_numpy(np.array(a, np.float32)).to(torch.bfloat16)
     return torch.from_numpy(np.array(a))
 
 

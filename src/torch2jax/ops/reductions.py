@@ -199,9 +199,13 @@ def linalg_vector_norm(
         return jnp.sum(magnitude != 0, axis=axes, keepdims=keepdim).astype(magnitude.dtype)
     if ord == 1:
         return jnp.sum(magnitude, axis=axes, keepdims=keepdim)
-    if ord == 2:
-        return jnp.sqrt(jnp.sum(magnitude * magnitude, axis=axes, keepdims=keepdim))
-    return jnp.sum(magnitude**ord, axis=axes, keepdims=keepdim) ** (1.0 / ord)
+    total = jnp.sum(
+        magnitude * magnitude if ord == 2 else magnitude**ord, axis=axes, keepdims=keepdim
+    )
+    # PyTorch's subgradient at a zero vector is 0; the root's derivative there would be inf/NaN.
+    nonzero = total > 0
+    root = jnp.where(nonzero, total, 1) ** (0.5 if ord == 2 else 1.0 / ord)
+    return jnp.where(nonzero, root, jnp.zeros_like(root))
 
 
 @implements(aten.count_nonzero)
