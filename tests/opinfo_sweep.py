@@ -40,7 +40,6 @@ jax.config.update("jax_traceback_filtering", "off")
 
 DTYPES = (torch.float32, torch.int64, torch.bool)
 MODES = ("eager", "jit", "grad", "x64_off")
-SAMPLES_PER_DTYPE_SAMPLED = 1
 REPORT_PATH = os.path.join(os.path.dirname(os.path.dirname(__file__)), "docs", "coverage.md")
 
 # --------------------------------------------------------------------------------------------------
@@ -599,8 +598,15 @@ def write_report(results: list[EntryResult], full: bool, seconds: float, path: s
         "the floating outputs against `torch.autograd` for float32 entries that support autograd. "
         "An entry passes a mode when every one of its samples does.",
         "",
-        f"Run: {'every sample' if full else f'{SAMPLES_PER_DTYPE_SAMPLED} sample(s) per dtype'}, "
-        f"{sum(r.samples for r in results)} samples, {seconds:.0f} s.",
+        "Run: "
+        + (
+            "every dtype, every sample"
+            if full
+            else "sampled (the `make test` form): the first sample of each entry's first dtype "
+            "among float32, int64, bool"
+        )
+        + f"; {sum(r.samples for r in results)} samples, {seconds:.0f} s on one core of the "
+        "2-core development machine (shared with other jobs). `T2J_FULL=1` runs every sample.",
         "",
         "| | entries passing |",
         "|---|---|",

@@ -300,3 +300,35 @@ def histc(x: Any, bins: int = 100, min: Any = 0, max: Any = 0) -> Any:
     position = jnp.clip(position, 0, bins - 1)
     counts = jnp.zeros(bins, dtype).at[jnp.where(inside, position, bins)].add(1, mode="drop")
     return counts.astype(result_type(x))
+
+
+@implements(aten.histogram.bin_ct)
+def histogram(
+    x: Any,
+    bins: int = 100,
+    *,
+    range: Any = None,
+    weight: Any = None,
+    density: bool = False,
+) -> Any:
+    if range is not None:
+        low, high = jnp.asarray(range[0], x.dtype), jnp.asarray(range[1], x.dtype)
+    else:
+        low, high = jnp.min(x, initial=jnp.inf), jnp.max(x, initial=-jnp.inf)
+        empty = x.size == 0
+        low, high = (jnp.asarray(0, x.dtype), jnp.asarray(0, x.dtype)) if empty else (low, high)
+    same = low == high
+    # Equal bounds widen by 0.5 on each side, as in NumPy (histc widens by 1).
+    low, high = jnp.where(same, low - 0.5, low), jnp.where(same, high + 0.5, high)
+    edges = jnp.linspace(low, high, bins + 1).astype(x.dtype)
+    inside = (x >= low) & (x <= high)
+    position = jnp.clip(jnp.floor((x - low) * bins / (high - low)).astype(jnp.int32), 0, bins - 1)
+    increments = jnp.ones_like(x) if weight is None else weight.astype(x.dtype)
+    counts = (
+        jnp.zeros(bins, x.dtype)
+        .at[jnp.where(inside, position, bins).ravel()]
+        .add(increments.ravel(), mode="drop")
+    )
+    if density:
+        counts = counts / (jnp.sum(counts) * jnp.diff(edges))
+    return counts, edges

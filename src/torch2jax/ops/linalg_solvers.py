@@ -57,7 +57,8 @@ def linalg_eigh(a: Any, UPLO: str = "L", compute_v: bool = True) -> Any:
 
 @implements(aten.linalg_eig)
 def linalg_eig(a: Any) -> Any:
-    w, v = jnp.linalg.eig(a)
+    # Eigenvector derivatives assume distinct eigenvalues, as PyTorch's backward does.
+    w, v = jax.lax.linalg.eig(a, compute_left_eigenvectors=False, enable_eigvec_derivs=True)
     return w, v
 
 

@@ -274,6 +274,19 @@ def softmax(x: Any, dim: int, half_to_float: bool) -> Any:
     return jax.nn.softmax(x, axis=canonical_dim(dim, x.ndim)) if x.ndim else jnp.ones_like(x)
 
 
+@implements(aten._safe_softmax)
+def safe_softmax(x: Any, dim: int, dtype: Any = None) -> Any:
+    """Softmax that gives 0 (and gradient 0, not NaN) on rows that are entirely -inf."""
+    if dtype is not None:
+        x = x.astype(jax_dtype(dtype))
+    if not x.ndim:
+        return jnp.ones_like(x)
+    axis = canonical_dim(dim, x.ndim)
+    masked = jnp.all(x == -jnp.inf, axis=axis, keepdims=True)
+    out = jax.nn.softmax(jnp.where(masked, 0, x), axis=axis)
+    return jnp.where(masked, 0, out)
+
+
 @implements(aten._log_softmax)
 def log_softmax(x: Any, dim: int, half_to_float: bool) -> Any:
     return jax.nn.log_softmax(x, axis=canonical_dim(dim, x.ndim)) if x.ndim else jnp.zeros_like(x)
