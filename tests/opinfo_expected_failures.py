@@ -281,11 +281,6 @@ EXPECTED_FAILURES: dict[str, dict[str, str]] = {
         "eager": "no lowering for aten.special_scaled_modified_bessel_k1.default",
         "jit": "no lowering for aten.special_scaled_modified_bessel_k1.default",
     },
-    "stft": {
-        "eager": "no lowering for aten.transpose_.default",
-        "jit": "no lowering for aten.transpose_.default",
-        "grad": "no lowering for aten.transpose_.default",
-    },
     "svd_lowrank": {
         "eager": "no lowering for prims.normal.default",
         "jit": "no lowering for prims.normal.default",

@@ -169,9 +169,14 @@ def _inplace_via_functional(func: torch._ops.OpOverload, args: tuple, kwargs: di
     """``x.op_(...)`` below functionalization (inside a decomposition): run ``op`` and rebind x."""
     functional_packet = getattr(aten, func._schema.name.split("::")[1][:-1], None)
     functional = getattr(functional_packet, func._overloadname, None) if functional_packet else None
-    if functional is None:
+    if functional is not None:
+        result = dispatch(functional, args, kwargs)
+    elif functional_packet is not None:
+        # Overload names differ (transpose_.default vs transpose.int): let PyTorch pick one.
+        with ConversionDispatchMode():
+            result = functional_packet(*args, **kwargs)
+    else:
         raise UnsupportedOperationError(str(func), current_conversion().current_api_call())
-    result = dispatch(functional, args, kwargs)
     target, value = args[0], to_jax(result)
     if tuple(value.shape) != tuple(target.shape):
         # An in-place view op (squeeze_, unsqueeze_, t_, ...; C++ composites such as matmul use
