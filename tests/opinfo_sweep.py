@@ -678,8 +678,11 @@ def write_expected_failures(results: list[EntryResult], path: str = EXPECTED_PAT
     for r in results:
         failing = {m: _reason(r.message[m]) for m in MODES if r.get(m) == "fail"}
         if failing:
-            lines.append(f"    {r.name!r}: {{")
-            lines += [f"        {m!r}: {reason!r}," for m, reason in failing.items()]
+            # JSON string literals are valid Python and already in ruff's quote style.
+            lines.append(f"    {json.dumps(r.name)}: {{")
+            lines += [
+                f"        {json.dumps(m)}: {json.dumps(reason)}," for m, reason in failing.items()
+            ]
             lines.append("    },")
     lines += ["}", "", "EXPECTED_FAILURES_FULL: dict[str, dict[str, str]] = {}", ""]
     with open(path, "w") as f:
