@@ -176,13 +176,27 @@ def _inplace_via_functional(func: torch._ops.OpOverload, args: tuple, kwargs: di
     """``x.op_(...)`` below functionalization (inside a decomposition): run ``op`` and rebind x."""
     functional_packet = getattr(aten, func._schema.name.split("::")[1][:-1], None)
     functional = getattr(functional_packet, func._overloadname, None) if functional_packet else None
-    if functional is None:
+    if functional is not None:
+        result = dispatch(functional, args, kwargs)
+    elif functional_packet is not None:
+        # Overload names differ (transpose_.default vs transpose.int): let PyTorch pick one.
+        with ConversionDispatchMode():
+            result = functional_packet(*args, **kwargs)
+    else:
         raise UnsupportedOperationError(
             str(func), current_conversion().current_api_call(), func._schema
         )
-    result = dispatch(functional, args, kwargs)
-    _assign(args[0], result)
-    return args[0]
+    target, value = args[0], to_jax(result)
+    if tuple(value.shape) != tuple(target.shape):
+        # An in-place view op (squeeze_, unsqueeze_, t_, ...; C++ composites such as matmul use
+        # them) changes the tensor's own shape: apply that metadata-only change to the wrapper
+        # itself, below this dispatch, then rebind its value.
+        with torch._C._DisableTorchDispatch():
+            func(*args, **kwargs)
+        target.value = jnp.asarray(value, target.value.dtype)
+        return target
+    _assign(target, result)
+    return target
 
 
 def _assign(target: Torchish, source: Any) -> None:

@@ -1,13 +1,19 @@
 """The built-in JAX lowerings, one module per domain; importing registers them."""
 
 from torch2jax.ops import (  # noqa: F401
+    counting_and_order,
     creation,
+    distances,
     elementwise,
+    fft,
     indexing,
     linalg,
+    linalg_solvers,
     nn,
     random,
     reductions,
     running_stats,
+    scatter,
     shape_and_views,
+    special,
 )

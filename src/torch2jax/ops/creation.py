@@ -10,6 +10,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import torch
@@ -153,14 +154,21 @@ def eye(n: int, m: Any = None, *, dtype: Any = None, **_placement: Any) -> Any:
 
 @implements(aten.linspace)
 def linspace(start: Any, end: Any, steps: int, *, dtype: Any = None, **_placement: Any) -> Any:
-    start, end = _as_number(start), _as_number(end)
+    traced = any(isinstance(v, jax.core.Tracer) for v in (start, end))
+    # Concrete bounds compute in float64 NumPy (exact); traced tensor bounds (the Tensor
+    # overloads under jit) in JAX.
+    xp = jnp if traced else np
+    if not traced:
+        start, end = _as_number(start), _as_number(end)
+    else:
+        start, end = jnp.asarray(start).reshape(()), jnp.asarray(end).reshape(())
     target = jax_dtype(dtype, default_float())
     if steps == 1:
         return jnp.full((1,), start, target)
     step = (end - start) / (steps - 1)
     # PyTorch fills the first half from start and the second half from end.
-    positions = np.arange(steps, dtype=np.float64)
-    values = np.where(
+    positions = xp.arange(steps, dtype=xp.float64 if not traced else None)
+    values = xp.where(
         positions < steps // 2, start + step * positions, end - step * (steps - 1 - positions)
     )
     return jnp.asarray(values, target)

@@ -114,6 +114,7 @@ UNARY_SAME = {
     aten.sgn: _sgn,
     aten.bitwise_not: lambda x: jnp.logical_not(x) if x.dtype == jnp.bool_ else jnp.invert(x),
     aten.conj_physical: jnp.conj,
+    aten._conj_physical: jnp.conj,
     aten.square: lambda x: jnp.square(x) if x.dtype != jnp.bool_ else x,
 }
 
@@ -145,7 +146,6 @@ UNARY_INT_TO_FLOAT = {
     aten.erfc: jss.erfc,
     aten.erfinv: jss.erfinv,
     aten.lgamma: jss.gammaln,
-    aten.digamma: jss.digamma,
     aten.i0: jss.i0,
     aten.special_i0e: jss.i0e,
     aten.special_i1: jss.i1,
@@ -364,12 +364,6 @@ def logit(x: Any, eps: float | None = None) -> Any:
     if eps is not None:
         x = jnp.clip(x, eps, 1 - eps)
     return jnp.log(x / (1 - x))
-
-
-@implements(aten.polygamma)
-def polygamma(n: int, x: Any) -> Any:
-    x = cast(x, to_float(x.dtype))
-    return jss.polygamma(n, x).astype(x.dtype)
 
 
 @implements(aten.mvlgamma)

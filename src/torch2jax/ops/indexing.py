@@ -104,28 +104,6 @@ def nonzero(x: Any) -> Any:
     )
 
 
-@implements(aten.nonzero_static)
-def nonzero_static(x: Any, *, size: int, fill_value: int = -1) -> Any:
-    """``torch.nonzero_static``: the fixed-size form of ``nonzero`` that works under ``jit``."""
-    if x.ndim == 0:
-        return jnp.full((size, 0), fill_value, index_dtype())
-    indices = jnp.nonzero(x, size=size, fill_value=fill_value)
-    return jnp.stack(indices, axis=-1).astype(index_dtype())
-
-
-@implements(aten.repeat_interleave.Tensor)
-def repeat_interleave_indices(repeats: Any, *, output_size: int | None = None) -> Any:
-    """``repeat_interleave(repeats)``: index ``i`` repeated ``repeats[i]`` times (PyTorch builds
-    ``repeat_interleave(x, repeats, dim)`` from it with ``index_select``)."""
-    if output_size is None and not _concrete(repeats):
-        raise DataDependentShapeError(
-            "torch.repeat_interleave (aten.repeat_interleave.Tensor)",
-            "Its output length is the sum of the repeats.",
-        )
-    positions = jnp.arange(repeats.shape[0], dtype=repeats.dtype)
-    return jnp.repeat(positions, repeats, total_repeat_length=output_size)
-
-
 @implements(aten.masked_select)
 def masked_select(x: Any, mask: Any) -> Any:
     x, mask = jnp.broadcast_arrays(x, mask)

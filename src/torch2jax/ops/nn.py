@@ -629,3 +629,32 @@ def scaled_dot_product_attention(
 
 
 implements(torch.nn.functional.scaled_dot_product_attention)(scaled_dot_product_attention)
+
+
+@implements(aten._scaled_dot_product_flash_attention_for_cpu)
+def scaled_dot_product_flash_attention_for_cpu(
+    query: Any,
+    key: Any,
+    value: Any,
+    dropout_p: float = 0.0,
+    is_causal: bool = False,
+    *,
+    attn_mask: Any = None,
+    scale: float | None = None,
+) -> Any:
+    """The CPU flash kernel's (output, logsumexp of the scaled, masked scores)."""
+    scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
+    scores = jnp.matmul(query, jnp.swapaxes(key, -1, -2), precision=precision()) * jnp.asarray(
+        scale, query.dtype
+    )
+    if is_causal:
+        causal = jnp.tril(jnp.ones((query.shape[-2], key.shape[-2]), jnp.bool_))
+        scores = jnp.where(causal, scores, -jnp.inf)
+    if attn_mask is not None:
+        if attn_mask.dtype == jnp.bool_:
+            scores = jnp.where(attn_mask, scores, -jnp.inf)
+        else:
+            scores = scores + attn_mask.astype(scores.dtype)
+    logsumexp = jax.nn.logsumexp(scores, axis=-1)
+    output = scaled_dot_product_attention(query, key, value, attn_mask, dropout_p, is_causal, scale)
+    return output, logsumexp

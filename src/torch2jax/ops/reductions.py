@@ -199,9 +199,13 @@ def linalg_vector_norm(
         return jnp.sum(magnitude != 0, axis=axes, keepdims=keepdim).astype(magnitude.dtype)
     if ord == 1:
         return jnp.sum(magnitude, axis=axes, keepdims=keepdim)
-    if ord == 2:
-        return jnp.sqrt(jnp.sum(magnitude * magnitude, axis=axes, keepdims=keepdim))
-    return jnp.sum(magnitude**ord, axis=axes, keepdims=keepdim) ** (1.0 / ord)
+    total = jnp.sum(
+        magnitude * magnitude if ord == 2 else magnitude**ord, axis=axes, keepdims=keepdim
+    )
+    # PyTorch's subgradient at a zero vector is 0; the root's derivative there would be inf/NaN.
+    nonzero = total > 0
+    root = jnp.where(nonzero, total, 1) ** (0.5 if ord == 2 else 1.0 / ord)
+    return jnp.where(nonzero, root, jnp.zeros_like(root))
 
 
 @implements(aten.count_nonzero)
@@ -268,6 +272,19 @@ def cummin(x: Any, dim: int) -> Any:
 @implements(aten._softmax)
 def softmax(x: Any, dim: int, half_to_float: bool) -> Any:
     return jax.nn.softmax(x, axis=canonical_dim(dim, x.ndim)) if x.ndim else jnp.ones_like(x)
+
+
+@implements(aten._safe_softmax)
+def safe_softmax(x: Any, dim: int, dtype: Any = None) -> Any:
+    """Softmax that gives 0 (and gradient 0, not NaN) on rows that are entirely -inf."""
+    if dtype is not None:
+        x = x.astype(jax_dtype(dtype))
+    if not x.ndim:
+        return jnp.ones_like(x)
+    axis = canonical_dim(dim, x.ndim)
+    masked = jnp.all(x == -jnp.inf, axis=axis, keepdims=True)
+    out = jax.nn.softmax(jnp.where(masked, 0, x), axis=axis)
+    return jnp.where(masked, 0, out)
 
 
 @implements(aten._log_softmax)
