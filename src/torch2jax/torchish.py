@@ -200,8 +200,33 @@ def _run_jax_call(inputs: list, handle: int) -> list:
     return to_torchish(list(outputs), stop_gradient=not torch.is_grad_enabled())
 
 
+def _native_batch_norm(
+    x: Any,
+    weight: Any,
+    bias: Any,
+    running_mean: Any,
+    running_var: Any,
+    training: bool,
+    momentum: float,
+    eps: float,
+) -> Any:
+    """``native_batch_norm`` updates ``running_mean``/``running_var`` in training mode, but its
+    schema does not declare the mutation, so functionalization cannot see it: the updated
+    statistics are written into the buffers' Torchish values here."""
+    lowering = registry.aten_lowering(aten._native_batch_norm_legit_functional.default)
+    out, mean, invstd, new_mean, new_var = lowering(
+        *[to_jax(a) for a in (x, weight, bias, running_mean, running_var)], training, momentum, eps
+    )
+    if training and isinstance(running_mean, Torchish):
+        _assign(running_mean, new_mean)
+    if training and isinstance(running_var, Torchish):
+        _assign(running_var, new_var)
+    return to_torchish((out, mean, invstd), stop_gradient=not torch.is_grad_enabled())
+
+
 _SPECIAL_OPS: dict[Any, Callable[..., Any]] = {
     aten.copy_.default: _copy_,
+    aten.native_batch_norm.default: _native_batch_norm,
     aten._local_scalar_dense.default: _local_scalar_dense,
     jax_call_op: _run_jax_call,
 }
