@@ -56,7 +56,7 @@ _TV_KWARGS: dict[str, dict[str, Any]] = {
     "googlenet": {"aux_logits": False, "init_weights": True},
 }
 _TV_INPUT = {"maxvit_t": 224}
-_TV_DEFAULT = {"resnet18", "mobilenet_v3_small", "vit_b_32", "squeezenet1_1"}
+_TV_DEFAULT = {"mobilenet_v3_small"}
 # Models whose parameters and gradients (several GB) would not fit a shared CI machine's memory
 # next to PyTorch's copies; they run in the full sweep only.
 _TV_HUGE = {"regnet_y_128gf", "vit_h_14"}
@@ -116,6 +116,17 @@ def _raft(name: str) -> Built:
     return Built(module, (_images(1, 64), _images(1, 64) * 0.5), {"num_flow_updates": 2})
 
 
+def _spread_class_scores(module: torch.nn.Module) -> None:
+    """Random initial classifiers score every box nearly alike, and which of two near-equal
+    scores survives top-k and NMS is round-off; widening the classifiers' weights spreads the
+    scores so that both libraries keep the same boxes."""
+    with torch.no_grad():
+        for name, sub in module.named_modules():
+            if "cls" in name.split(".")[-1] or "classification" in name:
+                if isinstance(sub, (torch.nn.Conv2d, torch.nn.Linear)):
+                    sub.weight.mul_(30.0)
+
+
 @_seeded
 def _detection(name: str) -> Built:
     import torchvision
@@ -124,6 +135,7 @@ def _detection(name: str) -> Built:
     if not name.startswith("ssd"):
         kwargs.update(min_size=64, max_size=64)
     module = torchvision.models.get_model(name, **kwargs)
+    _spread_class_scores(module)
     size = {"ssd300_vgg16": 300, "ssdlite320_mobilenet_v3_large": 320}.get(name, 64)
     images = [_images(1, size)[0]]
     return Built(module, (images,))
@@ -138,7 +150,6 @@ def torchvision_other_cases() -> list[Case]:
             name,
             "torchvision segmentation",
             functools.partial(_torchvision_segmentation, name),
-            default=name == "lraspp_mobilenet_v3_large",
         )
         for name in models.list_models(module=models.segmentation)
     ]
@@ -451,7 +462,7 @@ _TIMM: dict[str, tuple[dict[str, Any], int]] = {
     "densenet121": ({}, 32),
     "ghostnet_050": ({}, 32),
 }
-_TIMM_DEFAULT = {"convnext_atto"}
+_TIMM_DEFAULT = {"vit_tiny_patch16_224"}
 
 
 @_seeded

@@ -21,6 +21,8 @@ from tests.model_zoo import CHECKS, Built, Case, run_check, save_results, tolera
 
 FULL = os.environ.get("T2J_FULL") == "1"
 WRITE_DOC = FULL or os.environ.get("T2J_MODELS_DOC") == "1"
+# T2J_MODELS=name,name runs just those models (any of the zoo), for working on them.
+ONLY = set(filter(None, os.environ.get("T2J_MODELS", "").split(",")))
 
 _results: dict[str, dict] = {}
 
@@ -41,7 +43,9 @@ def _built(name: str) -> Built:
 def _params():
     params = []
     for case in all_cases():
-        if not (FULL or case.default):
+        if ONLY and case.name not in ONLY:
+            continue
+        if not (ONLY or FULL or case.default):
             continue
         for check in CHECKS:
             if check not in case.checks:
@@ -89,6 +93,11 @@ def test_model(case: Case, check: str):
     assert error <= limit, f"{case.name} {check}: relative error {error:.2e} > {limit:g}"
 
 
+@pytest.mark.xfail(
+    strict=True,
+    raises=NotImplementedError,
+    reason="needs the aten.bernoulli.p lowering (ops/random.py, randomness issue 4)",
+)
 def test_dropout_in_training_mode_is_random_and_keyed():
     """Dropout in training mode draws from `rng=`: same key same result, other key other result,
     the kept fraction and rescaling match p (statistically)."""

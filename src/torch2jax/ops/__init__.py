@@ -8,4 +8,5 @@ from torch2jax.ops import (  # noqa: F401
     nn,
     reductions,
     shape_and_views,
+    vision,
 )
