@@ -194,6 +194,11 @@ _DECODER = {
     "eos_token_id": 2,
 }
 
+# transformers runs experts through grouped_mm when compiling, and PyTorch checks its operands'
+# strides for 16-byte alignment before torch2jax sees the call: expert sizes multiples of 16 (as in
+# every released mixture-of-experts model).
+_MOE = {**_DECODER, "intermediate_size": 32}
+
 _HF: dict[str, tuple[str, str, dict[str, Any], str]] = {
     # name: (config class, model class, config kwargs, input kind)
     "bert": ("BertConfig", "BertForMaskedLM", _TINY, "text"),
@@ -257,7 +262,7 @@ _HF: dict[str, tuple[str, str, dict[str, Any], str]] = {
     "mixtral": (
         "MixtralConfig",
         "MixtralForCausalLM",
-        {**_DECODER, "num_local_experts": 4, "num_experts_per_tok": 2},
+        {**_MOE, "num_local_experts": 4, "num_experts_per_tok": 2},
         "text",
     ),
     "qwen2-moe": (
@@ -430,6 +435,25 @@ def _huggingface(name: str) -> Built:
     return Built(module, (), kwargs)
 
 
+def _missing_lowering(op: Any) -> bool:
+    from torch2jax import registry
+
+    return registry.aten_lowering(op) is None
+
+
+def _hf_xfail(name: str) -> dict[str, str]:
+    """Strict expected failures while a piece another issue builds is missing (they turn into
+    passes, and the xfail into an error to remove it, once that piece lands)."""
+    import importlib.util
+
+    reason = None
+    if name == "bloom" and importlib.util.find_spec("torch2jax.autograd") is None:
+        reason = "needs torch.autograd.Function support (Bloom's GeLUFunction; autograd issue 4)"
+    if name in ("mixtral", "qwen2-moe") and _missing_lowering(torch.ops.aten.histc.default):
+        reason = "needs the aten.histc lowering (transformers' grouped_mm experts; OpInfo issue 3)"
+    return dict.fromkeys(CHECKS, reason) if reason else {}
+
+
 def huggingface_cases() -> list[Case]:
     return [
         Case(
@@ -437,6 +461,7 @@ def huggingface_cases() -> list[Case]:
             "transformers",
             functools.partial(_huggingface, name),
             default=name in _HF_DEFAULT,
+            xfail=_hf_xfail(name),
             note="padded attention_mask"
             if _HF[name][3] in ("text", "seq2seq", "text+image", "audio")
             else "",

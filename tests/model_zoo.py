@@ -283,7 +283,17 @@ def load_results() -> dict[str, dict[str, Any]]:
 
 
 def save_results(updates: dict[str, dict[str, Any]]) -> None:
-    """Merge this run's results into docs/models.json and rewrite docs/models.md."""
+    """Merge this run's results into docs/models.json and rewrite docs/models.md (under a file
+    lock: several runs may record at once)."""
+    import fcntl
+
+    os.makedirs(os.path.dirname(RESULTS_PATH), exist_ok=True)
+    with open(RESULTS_PATH + ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _merge_results(updates)
+
+
+def _merge_results(updates: dict[str, dict[str, Any]]) -> None:
     results = load_results()
     for name, entry in updates.items():
         merged = results.setdefault(name, {})

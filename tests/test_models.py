@@ -24,15 +24,6 @@ WRITE_DOC = FULL or os.environ.get("T2J_MODELS_DOC") == "1"
 # T2J_MODELS=name,name runs just those models (any of the zoo), for working on them.
 ONLY = set(filter(None, os.environ.get("T2J_MODELS", "").split(",")))
 
-_results: dict[str, dict] = {}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _write_table():
-    yield
-    if WRITE_DOC and _results:
-        save_results(_results)
-
 
 @functools.lru_cache(maxsize=1)
 def _built(name: str) -> Built:
@@ -58,7 +49,8 @@ def _params():
 
 
 def _record(case: Case, check: str, **entry) -> None:
-    _results.setdefault(case.name, {"checks": {}})["checks"][check] = entry
+    if WRITE_DOC:
+        save_results({case.name: {"checks": {check: entry}}})
 
 
 def _short(error: BaseException) -> str:
