@@ -446,12 +446,14 @@ def _hf_xfail(name: str) -> dict[str, str]:
     passes, and the xfail into an error to remove it, once that piece lands)."""
     import importlib.util
 
-    reason = None
     if name == "bloom" and importlib.util.find_spec("torch2jax.autograd") is None:
         reason = "needs torch.autograd.Function support (Bloom's GeLUFunction; autograd issue 4)"
+        return dict.fromkeys(CHECKS, reason)
     if name in ("mixtral", "qwen2-moe") and _missing_lowering(torch.ops.aten.histc.default):
+        # In eval mode transformers routes tokens to experts with histc + grouped_mm.
         reason = "needs the aten.histc lowering (transformers' grouped_mm experts; OpInfo issue 3)"
-    return dict.fromkeys(CHECKS, reason) if reason else {}
+        return dict.fromkeys(("eager", "jit", "grad"), reason)
+    return {}
 
 
 def huggingface_cases() -> list[Case]:
@@ -501,7 +503,7 @@ def _timm(name: str) -> Built:
 
 def timm_cases() -> list[Case]:
     return [
-        Case(name, "timm", functools.partial(_timm, name), default=name in _TIMM_DEFAULT)
+        Case(f"timm/{name}", "timm", functools.partial(_timm, name), default=name in _TIMM_DEFAULT)
         for name in _TIMM
     ]
 
