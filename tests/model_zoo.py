@@ -246,8 +246,24 @@ def check_train(built: Built) -> float:
     actual, new_state = jax.jit(call)(_parameters(module))
     errors = [tree_relative_error(actual, expected)]
     for name, value in expected_buffers.items():
-        errors.append(relative_error(np.asarray(new_state[name]), value.numpy()))
+        floor = _running_mean_scale(expected_module, expected_buffers, name)
+        errors.append(relative_error(np.asarray(new_state[name]), value.numpy(), floor))
     return max(errors)
+
+
+def _running_mean_scale(module: torch.nn.Module, buffers: dict, name: str) -> float:
+    """The scale a batch-norm running mean's error is measured against: the batch's standard
+    deviation folded in with the same momentum. A channel whose mean is zero up to round-off (a
+    linear layer after a normalized one) has a batch mean that is all round-off in both
+    libraries; relative to its own size that error means nothing."""
+    if not name.endswith("running_mean"):
+        return 0.0
+    owner = module.get_submodule(name.rpartition(".")[0]) if "." in name else module
+    variance = buffers.get(name[: -len("mean")] + "var")
+    momentum = getattr(owner, "momentum", None)
+    if variance is None or not momentum:
+        return 0.0
+    return float(momentum) * float(variance.max()) ** 0.5
 
 
 CHECK_FUNCTIONS = {
@@ -313,6 +329,10 @@ def _cell(entry: dict[str, Any] | None) -> str:
         return f"{entry['error']:.1e}"
     if status == "raises":
         return f"raises {entry['detail']}"
+    if status == "n/a":
+        return "n/a"
+    if status == "xfail":
+        return "xfail"
     return f"**{status}**: {entry.get('detail', '')}"
 
 
@@ -345,10 +365,15 @@ def write_table(results: dict[str, dict[str, Any]]) -> None:
                     continue
                 result = checks.get(check)
                 cells.append(_cell(result) if result else "not run")
+                if result and result["status"] == "n/a":
+                    continue
                 counts[check]["total"] += 1
                 if result and result["status"] in ("pass", "raises"):
                     counts[check]["pass"] += 1
             notes = case.note
+            reasons = sorted(set(case.xfail.values()))
+            if reasons:
+                notes += " xfail: " + "; ".join(reasons) + "."
             for check, (tol, why) in case.tolerance.items():
                 notes += f" {check} tolerance {tol:g}: {why}."
             rows.append(
