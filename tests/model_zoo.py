@@ -304,7 +304,9 @@ def save_results(updates: dict[str, dict[str, Any]]) -> None:
     import fcntl
 
     os.makedirs(os.path.dirname(RESULTS_PATH), exist_ok=True)
-    with open(RESULTS_PATH + ".lock", "w") as lock:
+    import tempfile
+
+    with open(os.path.join(tempfile.gettempdir(), "torch2jax-models.lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         _merge_results(updates)
 
