@@ -74,7 +74,9 @@ def _torchvision_classifier(name: str) -> Built:
 
     module = torchvision.models.get_model(name, weights=None, **_TV_KWARGS.get(name, {}))
     size = _TV_INPUT.get(name, _TV_SIZES.get(name, 32))
-    return Built(module, (_images(2, size),), train_args=(_images(2, max(size, 64)),))
+    fixed_size = name.startswith(("vit_", "maxvit"))  # built for one input size
+    train_args = None if fixed_size else (_images(2, max(size, 64)),)
+    return Built(module, (_images(2, size),), train_args=train_args)
 
 
 def torchvision_classification_cases() -> list[Case]:
@@ -505,7 +507,9 @@ def _timm(name: str) -> Built:
 
     kwargs, size = _TIMM[name]
     module = timm.create_model(name, pretrained=False, num_classes=10, **kwargs)
-    return Built(module, (_images(2, size),), train_args=(_images(2, max(size, 64)),))
+    fixed_size = "img_size" in kwargs  # vision transformers take only the size they were built for
+    train_args = None if fixed_size else (_images(2, max(size, 64)),)
+    return Built(module, (_images(2, size),), train_args=train_args)
 
 
 def timm_cases() -> list[Case]:

@@ -20,4 +20,4 @@ _spec.loader.exec_module(generate)
 def test_jitted_greedy_decoding_matches_generate(build):
     ours, theirs = generate.compare(build(), new_tokens=10)
     np.testing.assert_array_equal(ours, theirs)
-    assert len(np.unique(theirs)) > 2  # not a degenerate repetition of one token
+    assert len(np.unique(theirs)) > 1  # not one token repeated throughout
