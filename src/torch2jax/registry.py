@@ -21,6 +21,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 aten_lowerings: dict[Any, Callable[..., Any]] = {}
 api_overrides: dict[Callable[..., Any], Callable[..., Any]] = {}
+# Lowerings of optional libraries' operators (torchvision::nms, say), keyed by namespace: they
+# register when the first operation of that namespace is looked up, so torch2jax never imports the
+# library itself.
+lazy_namespaces: dict[str, Callable[[], None]] = {}
 
 
 def implements(*targets: Any) -> Callable[[F], F]:
@@ -61,4 +65,7 @@ def aten_lowering(op: torch._ops.OpOverload) -> Callable[..., Any] | None:
     fn = aten_lowerings.get(op)
     if fn is None:
         fn = aten_lowerings.get(op.overloadpacket)
+    if fn is None and op.namespace in lazy_namespaces:
+        lazy_namespaces.pop(op.namespace)()
+        return aten_lowering(op)
     return fn

@@ -16,4 +16,5 @@ from torch2jax.ops import (  # noqa: F401
     scatter,
     shape_and_views,
     special,
+    vision,
 )

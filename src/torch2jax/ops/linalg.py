@@ -5,7 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import jax.numpy as jnp
+import torch
 
+from torch2jax import registry
+from torch2jax.convert import to_jax_dtype
 from torch2jax.ops._common import aten, cast, precision, promote
 from torch2jax.registry import implements
 
@@ -56,3 +59,44 @@ def addr(bias: Any, a: Any, b: Any, *, beta: Any = 1, alpha: Any = 1) -> Any:
 def outer(a: Any, b: Any) -> Any:
     _, (a, b) = promote(a, b)
     return jnp.outer(a, b)
+
+
+_GROUPED_MM_API = (
+    (torch.nn.functional.grouped_mm,) if hasattr(torch.nn.functional, "grouped_mm") else ()
+)
+
+
+@implements(aten._grouped_mm, torch._grouped_mm, *_GROUPED_MM_API)
+def grouped_mm(a: Any, b: Any, offs: Any = None, bias: Any = None, out_dtype: Any = None) -> Any:
+    """Mixture-of-experts matmul: rows of ``a`` (S, K) sorted by group, ``offs`` the cumulative
+    group ends; row s is multiplied by ``b[group(s)]`` (groups, K, N). Rows past ``offs[-1]``
+    (left uninitialized by PyTorch) are 0 here. A 3-D ``a`` without ``offs`` is a batched matmul.
+
+    Also registered at API level: PyTorch's stride check on the wrapper tensors (16-byte aligned
+    strides, a CUDA kernel's constraint) would otherwise refuse shapes XLA handles fine."""
+    if offs is None and a.ndim == 3 and b.ndim == 3:
+        out = matmul(a, b)
+    elif offs is not None and a.ndim == 2 and b.ndim == 3:
+        dtype, (a, b) = promote(a, b)
+        rows = jnp.arange(a.shape[0])
+        group = jnp.searchsorted(offs, rows, side="right")
+        select = (group[:, None] == jnp.arange(b.shape[0])[None, :]).astype(dtype)
+        out = jnp.einsum("se,sk,ekn->sn", select, a, b, precision=precision())
+    else:
+        raise NotImplementedError(
+            f"torch2jax: grouped_mm of a {a.ndim}-D by a {b.ndim}-D operand "
+            f"{'with' if offs is not None else 'without'} offs is not supported yet; "
+            "supported: 2-D x 3-D with offs, 3-D x 3-D without."
+        )
+    if bias is not None:
+        out = out + bias
+    return out if out_dtype is None else out.astype(to_jax_dtype(out_dtype))
+
+
+def _register_transformers_ops() -> None:
+    # transformers' own grouped_mm (a custom op it uses where PyTorch's is unavailable, float32
+    # under compilation included): the same computation.
+    implements(torch.ops.transformers.grouped_mm_fallback.default)(grouped_mm)
+
+
+registry.lazy_namespaces["transformers"] = _register_transformers_ops

@@ -1,0 +1,539 @@
+"""The model zoo: torchvision, HuggingFace transformers and timm models with random weights and the
+smallest inputs each allows. `all_cases()` lists them; ``default=True`` marks the representative
+subset that `make test` runs (the rest runs under ``T2J_FULL=1`` / `make test-full`)."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import torch
+
+from tests.model_zoo import CHECKS, Built, Case
+from torch2jax import DataDependentShapeError
+
+
+def _seeded(fn):
+    @functools.wraps(fn)
+    def build(*args: Any, **kwargs: Any) -> Built:
+        torch.manual_seed(0)
+        built = fn(*args, **kwargs)
+        built.module.eval()
+        return built
+
+    return build
+
+
+def _images(batch: int, size: int | tuple[int, int], channels: int = 3) -> torch.Tensor:
+    height, width = (size, size) if isinstance(size, int) else size
+    generator = torch.Generator().manual_seed(1)
+    return torch.randn(batch, channels, height, width, generator=generator)
+
+
+def _has_train_behaviour(module: torch.nn.Module) -> bool:
+    kinds = (torch.nn.modules.batchnorm._NormBase, torch.nn.modules.dropout._DropoutNd)
+    return any(
+        isinstance(m, kinds) or type(m).__name__ in ("StochasticDepth", "DropPath")
+        for m in module.modules()
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# torchvision
+
+
+# Smallest input sizes where a model's default 32x32 is too small (or kwargs the builder needs
+# to accept a small input).
+_TV_SIZES = {"alexnet": 64, "inception_v3": 75, "googlenet": 32, "squeezenet1_0": 32}
+_TV_KWARGS: dict[str, dict[str, Any]] = {
+    "vit_b_16": {"image_size": 32},
+    "vit_b_32": {"image_size": 32},
+    "vit_l_16": {"image_size": 32},
+    "vit_l_32": {"image_size": 32},
+    "vit_h_14": {"image_size": 28},
+    "maxvit_t": {"input_size": (224, 224)},
+    "inception_v3": {"aux_logits": False, "init_weights": True},
+    "googlenet": {"aux_logits": False, "init_weights": True},
+}
+_TV_INPUT = {"maxvit_t": 224}
+_TV_XFAIL = {
+    "densenet121": {
+        "grad": "first dense block's batch-norm bias gradients differ by ~1.5% of their size "
+        "(3e-4 absolute): sums over many cancelling terms, not yet checked against float64"
+    },
+}
+_TV_DEFAULT = {"mobilenet_v3_small"}
+# Models whose parameters and gradients (several GB) would not fit a shared CI machine's memory
+# next to PyTorch's copies; they run in the full sweep only.
+_TV_HUGE = {"regnet_y_128gf", "vit_h_14"}
+
+
+@_seeded
+def _torchvision_classifier(name: str) -> Built:
+    import torchvision
+
+    module = torchvision.models.get_model(name, weights=None, **_TV_KWARGS.get(name, {}))
+    size = _TV_INPUT.get(name, _TV_SIZES.get(name, 32))
+    fixed_size = name.startswith(("vit_", "maxvit"))  # built for one input size
+    train_args = None if fixed_size else (_images(2, max(size, 64)),)
+    return Built(module, (_images(2, size),), train_args=train_args)
+
+
+def torchvision_classification_cases() -> list[Case]:
+    import torchvision
+
+    cases = []
+    for name in torchvision.models.list_models(module=torchvision.models):
+        cases.append(
+            Case(
+                name,
+                "torchvision classification",
+                functools.partial(_torchvision_classifier, name),
+                default=name in _TV_DEFAULT,
+                xfail=_TV_XFAIL.get(name, {}),
+            )
+        )
+    return cases
+
+
+@_seeded
+def _torchvision_segmentation(name: str) -> Built:
+    import torchvision
+
+    module = torchvision.models.get_model(
+        name, weights=None, weights_backbone=None, num_classes=3, aux_loss=False
+    )
+    return Built(module, (_images(2, 32),), train_args=(_images(2, 64),))
+
+
+@_seeded
+def _torchvision_video(name: str) -> Built:
+    import torchvision
+
+    frames = {"mvit_v1_b": 16, "mvit_v2_s": 16, "s3d": 8}.get(name, 4)
+    size = {"mvit_v1_b": 224, "mvit_v2_s": 224, "s3d": 32}.get(name, 32)
+    module = torchvision.models.get_model(name, weights=None)
+    clip = torch.randn(2, 3, frames, size, size, generator=torch.Generator().manual_seed(1))
+    return Built(module, (clip,))
+
+
+@_seeded
+def _raft(name: str) -> Built:
+    import torchvision
+
+    module = torchvision.models.get_model(name, weights=None)
+    return Built(module, (_images(1, 64), _images(1, 64) * 0.5), {"num_flow_updates": 2})
+
+
+def _spread_class_scores(module: torch.nn.Module) -> None:
+    """Random initial classifiers score every box nearly alike, and which of two near-equal
+    scores survives top-k and NMS is round-off; widening the classifiers' weights spreads the
+    scores so that both libraries keep the same boxes."""
+    with torch.no_grad():
+        for name, sub in module.named_modules():
+            if "cls" in name.split(".")[-1] or "classification" in name:
+                if isinstance(sub, (torch.nn.Conv2d, torch.nn.Linear)):
+                    sub.weight.mul_(30.0)
+
+
+@_seeded
+def _detection(name: str) -> Built:
+    import torchvision
+
+    kwargs: dict[str, Any] = {"weights": None, "weights_backbone": None, "num_classes": 5}
+    if not name.startswith("ssd"):
+        kwargs.update(min_size=64, max_size=64)
+    module = torchvision.models.get_model(name, **kwargs)
+    _spread_class_scores(module)
+    size = {"ssd300_vgg16": 300, "ssdlite320_mobilenet_v3_large": 320}.get(name, 64)
+    images = [_images(1, size)[0]]
+    return Built(module, (images,))
+
+
+def torchvision_other_cases() -> list[Case]:
+    import torchvision
+
+    models = torchvision.models
+    cases = [
+        Case(
+            name,
+            "torchvision segmentation",
+            functools.partial(_torchvision_segmentation, name),
+        )
+        for name in models.list_models(module=models.segmentation)
+    ]
+    cases += [
+        Case(name, "torchvision video", functools.partial(_torchvision_video, name))
+        for name in models.list_models(module=models.video)
+    ]
+    cases += [
+        Case(name, "torchvision optical flow", functools.partial(_raft, name))
+        for name in models.list_models(module=models.optical_flow)
+    ]
+    cases += [
+        Case(
+            name,
+            "torchvision detection (eval)",
+            functools.partial(_detection, name),
+            checks=("eager", "jit"),
+            jit_raises=DataDependentShapeError,
+            note="jit: boxes after score thresholding and NMS have data-dependent counts.",
+        )
+        for name in models.list_models(module=models.detection)
+    ]
+    return cases
+
+
+# --------------------------------------------------------------------------------------------------
+# HuggingFace transformers (tiny configs, dropout probabilities 0 so training mode is checkable)
+
+_TINY = {
+    "vocab_size": 99,
+    "hidden_size": 32,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "intermediate_size": 37,
+    "max_position_embeddings": 64,
+}
+_DECODER = {
+    **_TINY,
+    "num_key_value_heads": 2,
+    "pad_token_id": 0,
+    "bos_token_id": 1,
+    "eos_token_id": 2,
+}
+
+# transformers runs experts through grouped_mm when compiling, and PyTorch checks its operands'
+# strides for 16-byte alignment before torch2jax sees the call: expert sizes multiples of 16 (as in
+# every released mixture-of-experts model).
+_MOE = {**_DECODER, "intermediate_size": 32}
+
+_HF: dict[str, tuple[str, str, dict[str, Any], str]] = {
+    # name: (config class, model class, config kwargs, input kind)
+    "bert": ("BertConfig", "BertForMaskedLM", _TINY, "text"),
+    "roberta": ("RobertaConfig", "RobertaForMaskedLM", {**_TINY, "pad_token_id": 1}, "text"),
+    "distilbert": (
+        "DistilBertConfig",
+        "DistilBertForMaskedLM",
+        {
+            "vocab_size": 99,
+            "dim": 32,
+            "n_layers": 2,
+            "n_heads": 4,
+            "hidden_dim": 37,
+            "max_position_embeddings": 64,
+        },
+        "text",
+    ),
+    "albert": ("AlbertConfig", "AlbertForMaskedLM", {**_TINY, "embedding_size": 16}, "text"),
+    "electra": ("ElectraConfig", "ElectraForMaskedLM", {**_TINY, "embedding_size": 16}, "text"),
+    "deberta-v2": (
+        "DebertaV2Config",
+        "DebertaV2ForMaskedLM",
+        {
+            **_TINY,
+            "relative_attention": True,
+            "pos_att_type": ["p2c", "c2p"],
+            "max_relative_positions": 16,
+        },
+        "text",
+    ),
+    "gpt2": (
+        "GPT2Config",
+        "GPT2LMHeadModel",
+        {"vocab_size": 99, "n_embd": 32, "n_layer": 2, "n_head": 4, "n_positions": 64},
+        "text",
+    ),
+    "gpt-neox": ("GPTNeoXConfig", "GPTNeoXForCausalLM", _TINY, "text"),
+    "opt": (
+        "OPTConfig",
+        "OPTForCausalLM",
+        {**_TINY, "ffn_dim": 37, "word_embed_proj_dim": 32, "pad_token_id": 1},
+        "text",
+    ),
+    "bloom": (
+        "BloomConfig",
+        "BloomForCausalLM",
+        {"vocab_size": 99, "hidden_size": 32, "n_layer": 2, "n_head": 4},
+        "text",
+    ),
+    "llama": ("LlamaConfig", "LlamaForCausalLM", _DECODER, "text"),
+    "mistral": ("MistralConfig", "MistralForCausalLM", {**_DECODER, "sliding_window": 4}, "text"),
+    "qwen2": ("Qwen2Config", "Qwen2ForCausalLM", _DECODER, "text"),
+    "gemma": ("GemmaConfig", "GemmaForCausalLM", {**_DECODER, "head_dim": 8}, "text"),
+    "phi": ("PhiConfig", "PhiForCausalLM", _DECODER, "text"),
+    "falcon": (
+        "FalconConfig",
+        "FalconForCausalLM",
+        {**_TINY, "new_decoder_architecture": True, "num_kv_heads": 2},
+        "text",
+    ),
+    "mixtral": (
+        "MixtralConfig",
+        "MixtralForCausalLM",
+        {**_MOE, "num_local_experts": 4, "num_experts_per_tok": 2},
+        "text",
+    ),
+    "qwen2-moe": (
+        "Qwen2MoeConfig",
+        "Qwen2MoeForCausalLM",
+        {
+            **_DECODER,
+            "num_experts": 4,
+            "num_experts_per_tok": 2,
+            "moe_intermediate_size": 16,
+            "shared_expert_intermediate_size": 24,
+        },
+        "text",
+    ),
+    "t5": (
+        "T5Config",
+        "T5ForConditionalGeneration",
+        {
+            "vocab_size": 99,
+            "d_model": 32,
+            "d_kv": 8,
+            "d_ff": 37,
+            "num_layers": 2,
+            "num_heads": 4,
+            "relative_attention_num_buckets": 8,
+            "decoder_start_token_id": 0,
+        },
+        "seq2seq",
+    ),
+    "bart": (
+        "BartConfig",
+        "BartForConditionalGeneration",
+        {
+            "vocab_size": 99,
+            "d_model": 32,
+            "encoder_layers": 2,
+            "decoder_layers": 2,
+            "encoder_attention_heads": 4,
+            "decoder_attention_heads": 4,
+            "encoder_ffn_dim": 37,
+            "decoder_ffn_dim": 37,
+            "max_position_embeddings": 64,
+        },
+        "seq2seq",
+    ),
+    "whisper": (
+        "WhisperConfig",
+        "WhisperForConditionalGeneration",
+        {
+            "vocab_size": 99,
+            "d_model": 32,
+            "encoder_layers": 2,
+            "decoder_layers": 2,
+            "encoder_attention_heads": 4,
+            "decoder_attention_heads": 4,
+            "encoder_ffn_dim": 37,
+            "decoder_ffn_dim": 37,
+            "num_mel_bins": 8,
+            "max_source_positions": 8,
+            "max_target_positions": 32,
+            "decoder_start_token_id": 1,
+            "pad_token_id": 0,
+            "bos_token_id": 1,
+            "eos_token_id": 2,
+            "suppress_tokens": [],
+            "begin_suppress_tokens": [],
+        },
+        "speech2seq",
+    ),
+    "vit": (
+        "ViTConfig",
+        "ViTForImageClassification",
+        {**_TINY, "image_size": 16, "patch_size": 4, "num_labels": 3},
+        "image",
+    ),
+    "clip": ("CLIPConfig", "CLIPModel", {}, "text+image"),
+    "wav2vec2": (
+        "Wav2Vec2Config",
+        "Wav2Vec2ForCTC",
+        {
+            **_TINY,
+            "conv_dim": (16, 16),
+            "conv_stride": (5, 2),
+            "conv_kernel": (10, 3),
+            "num_conv_pos_embeddings": 8,
+            "num_conv_pos_embedding_groups": 2,
+            "mask_time_prob": 0.0,
+            "feat_extract_norm": "group",
+            "do_stable_layer_norm": False,
+        },
+        "audio",
+    ),
+}
+_HF_DEFAULT = {"bert", "gpt2", "llama", "mixtral", "t5", "wav2vec2"}
+
+
+def _zero_dropout(config: Any) -> None:
+    """Every dropout probability in a config (and its sub-configs) set to 0."""
+    for key, value in list(vars(config).items()):
+        if isinstance(value, float) and ("dropout" in key or "pdrop" in key or key == "layerdrop"):
+            setattr(config, key, 0.0)
+        elif hasattr(value, "to_dict") and hasattr(value, "model_type"):
+            _zero_dropout(value)
+
+
+def _tokens(batch: int, length: int, seed: int = 2) -> torch.Tensor:
+    return torch.randint(3, 99, (batch, length), generator=torch.Generator().manual_seed(seed))
+
+
+def _padded_mask(batch: int, length: int) -> torch.Tensor:
+    """Full rows, except the last row, which is right-padded to half its length."""
+    mask = torch.ones(batch, length, dtype=torch.long)
+    mask[-1, length // 2 :] = 0
+    return mask
+
+
+def _hf_config(name: str) -> Any:
+    import transformers
+
+    config_class, _, kwargs, _ = _HF[name]
+    if name == "clip":
+        config = transformers.CLIPConfig(
+            text_config={**_TINY, "max_position_embeddings": 16, "projection_dim": 16},
+            vision_config={**_TINY, "image_size": 16, "patch_size": 4, "projection_dim": 16},
+            projection_dim=16,
+        )
+    else:
+        config = getattr(transformers, config_class)(**kwargs)
+    _zero_dropout(config)
+    return config
+
+
+@_seeded
+def _huggingface(name: str) -> Built:
+    import transformers
+
+    _, model_class, _, inputs = _HF[name]
+    config = _hf_config(name)
+    module = getattr(transformers, model_class)(config)
+    length = 8
+    if inputs == "text":
+        kwargs = {"input_ids": _tokens(2, length), "attention_mask": _padded_mask(2, length)}
+        if name not in ("bert", "roberta", "distilbert", "albert", "electra", "deberta-v2"):
+            kwargs["use_cache"] = False
+    elif inputs == "seq2seq":
+        kwargs = {
+            "input_ids": _tokens(2, length),
+            "attention_mask": _padded_mask(2, length),
+            "decoder_input_ids": _tokens(2, 5, seed=3),
+            "use_cache": False,
+        }
+    elif inputs == "speech2seq":
+        features = torch.randn(2, 8, 16, generator=torch.Generator().manual_seed(1))
+        kwargs = {
+            "input_features": features,
+            "decoder_input_ids": _tokens(2, 5, seed=3),
+            "use_cache": False,
+        }
+    elif inputs == "image":
+        kwargs = {"pixel_values": _images(2, 16)}
+    elif inputs == "text+image":
+        kwargs = {
+            "input_ids": _tokens(2, length),
+            "attention_mask": _padded_mask(2, length),
+            "pixel_values": _images(2, 16),
+        }
+    else:  # audio
+        values = torch.randn(2, 400, generator=torch.Generator().manual_seed(1))
+        kwargs = {"input_values": values, "attention_mask": _padded_mask(2, 400)}
+    return Built(module, (), kwargs)
+
+
+def _missing_lowering(op: Any) -> bool:
+    from torch2jax import registry
+
+    return registry.aten_lowering(op) is None
+
+
+def _hf_xfail(name: str) -> dict[str, str]:
+    """Strict expected failures while a piece another issue builds is missing (they turn into
+    passes, and the xfail into an error to remove it, once that piece lands)."""
+    import importlib.util
+
+    if name == "bloom" and importlib.util.find_spec("torch2jax.autograd") is None:
+        reason = "needs torch.autograd.Function support (Bloom's GeLUFunction; autograd issue 4)"
+        return dict.fromkeys(CHECKS, reason)
+    if name in ("mixtral", "qwen2-moe") and _missing_lowering(torch.ops.aten.histc.default):
+        # In eval mode transformers routes tokens to experts with histc + grouped_mm.
+        reason = "needs the aten.histc lowering (transformers' grouped_mm experts; OpInfo issue 3)"
+        return dict.fromkeys(("eager", "jit", "grad"), reason)
+    return {}
+
+
+def huggingface_cases() -> list[Case]:
+    return [
+        Case(
+            name,
+            "transformers",
+            functools.partial(_huggingface, name),
+            default=name in _HF_DEFAULT,
+            xfail=_hf_xfail(name),
+            note="padded attention_mask"
+            if _HF[name][3] in ("text", "seq2seq", "text+image", "audio")
+            else "",
+        )
+        for name in _HF
+    ]
+
+
+# --------------------------------------------------------------------------------------------------
+# timm
+
+_TIMM: dict[str, tuple[dict[str, Any], int]] = {
+    "resnet18": ({}, 32),
+    "resnet50d": ({}, 32),
+    "efficientnet_b0": ({}, 32),
+    "mobilenetv3_small_050": ({}, 32),
+    "convnext_atto": ({}, 32),
+    "vit_tiny_patch16_224": ({"img_size": 32}, 32),
+    "deit_tiny_distilled_patch16_224": ({"img_size": 32}, 32),
+    "regnetx_002": ({}, 32),
+    "mixer_s16_224": ({"img_size": 32}, 32),
+    "swin_tiny_patch4_window7_224": ({"img_size": 56, "window_size": 7}, 56),
+    "densenet121": ({}, 32),
+    "ghostnet_050": ({}, 32),
+}
+_TIMM_DEFAULT = {"vit_tiny_patch16_224"}
+
+
+@_seeded
+def _timm(name: str) -> Built:
+    import timm
+
+    kwargs, size = _TIMM[name]
+    module = timm.create_model(name, pretrained=False, num_classes=10, **kwargs)
+    fixed_size = "img_size" in kwargs  # vision transformers take only the size they were built for
+    train_args = None if fixed_size else (_images(2, max(size, 64)),)
+    return Built(module, (_images(2, size),), train_args=train_args)
+
+
+def timm_cases() -> list[Case]:
+    return [
+        Case(f"timm/{name}", "timm", functools.partial(_timm, name), default=name in _TIMM_DEFAULT)
+        for name in _TIMM
+    ]
+
+
+# --------------------------------------------------------------------------------------------------
+
+
+@functools.cache
+def all_cases() -> list[Case]:
+    return (
+        torchvision_classification_cases()
+        + torchvision_other_cases()
+        + huggingface_cases()
+        + timm_cases()
+    )
+
+
+def train_applies(case: Case, built: Built) -> bool:
+    return "train" in case.checks and _has_train_behaviour(built.module)
+
+
+__all__ = ["CHECKS", "all_cases", "train_applies"]
