@@ -32,6 +32,77 @@ def _expand(values: Sequence[int] | int, spatial: int) -> list[int]:
     return values * spatial if len(values) == 1 else values
 
 
+def _output_size(size: int, kernel: int, stride: int, pad: int, dilation: int) -> int:
+    return (size + 2 * pad - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def _matmul_is_cheaper(
+    x_shape: Sequence[int], weight_shape: Sequence[int], stride: Sequence[int], groups: int
+) -> bool:
+    """Whether a 2-D convolution runs faster as one matrix product over gathered patches.
+
+    XLA:CPU convolves with the kernel in HWIO layout, so every call transposes a PyTorch (OIHW)
+    kernel first: a slow strided copy as large as the kernel. As a matrix product, the OIHW
+    kernel is already the (out, in·kh·kw) matrix and only the input patches are copied
+    (im2col), which is the smaller copy when batch × output positions ≤ output channels: the
+    deep, narrow-image layers of a CNN at small batch. Measured on ResNet-18 (XLA:CPU, see
+    docs/benchmarks.md); other backends convolve in the layout they are handed.
+    """
+    if len(weight_shape) != 4 or len(x_shape) != 4 or groups != 1:
+        return False
+    if jax.default_backend() != "cpu":
+        return False
+    batch, _, height, width = x_shape
+    out_channels = weight_shape[0]
+    positions = (height // stride[0]) * (width // stride[1])
+    return batch * positions <= out_channels
+
+
+def _patch_indices(
+    height: int,
+    width: int,
+    kernel: Sequence[int],
+    stride: Sequence[int],
+    padding: Sequence[int],
+    dilation: Sequence[int],
+) -> np.ndarray:
+    """Flat input positions of every (kernel offset, output position); padding reads index
+    ``height * width``, out of range, which the gather fills with zero."""
+    out_h = _output_size(height, kernel[0], stride[0], padding[0], dilation[0])
+    out_w = _output_size(width, kernel[1], stride[1], padding[1], dilation[1])
+    rows = np.arange(out_h)[:, None] * stride[0] - padding[0]
+    columns = np.arange(out_w)[None, :] * stride[1] - padding[1]
+    indices = []
+    for a in range(kernel[0]):
+        for b in range(kernel[1]):
+            r, c = rows + a * dilation[0], columns + b * dilation[1]
+            inside = (r >= 0) & (r < height) & (c >= 0) & (c < width)
+            indices.append(np.where(inside, r * width + c, height * width).reshape(-1))
+    return np.stack(indices).reshape(-1).astype(np.int32)
+
+
+def _convolution_as_matmul(
+    x: Any, weight: Any, stride: Sequence[int], padding: Sequence[int], dilation: Sequence[int]
+) -> Any:
+    """A 2-D convolution (groups=1) as (out, in·kh·kw) @ (in·kh·kw, positions) per image."""
+    batch, channels, height, width = x.shape
+    out_channels, _, kh, kw = weight.shape
+    out_h = _output_size(height, kh, stride[0], padding[0], dilation[0])
+    out_w = _output_size(width, kw, stride[1], padding[1], dilation[1])
+    if (kh, kw) == (1, 1) and list(padding) == [0, 0]:
+        patches = x[:, :, :: stride[0], :: stride[1]]
+    else:
+        indices = _patch_indices(height, width, (kh, kw), stride, padding, dilation)
+        patches = jnp.take(
+            x.reshape(batch, channels, height * width), indices, axis=2, mode="fill", fill_value=0
+        )
+    patches = patches.reshape(batch, channels * kh * kw, out_h * out_w)
+    kernel = weight.reshape(out_channels, channels * kh * kw)
+    # (out, batch, positions): contracting the kernel's rows needs no copy of the kernel.
+    out = jax.lax.dot_general(kernel, patches, (((1,), (1,)), ((), ())), precision=precision())
+    return jnp.swapaxes(out, 0, 1).reshape(batch, out_channels, out_h, out_w)
+
+
 @implements(aten.convolution, aten._convolution)
 def convolution(
     x: Any,
@@ -52,7 +123,9 @@ def convolution(
     stride, dilation = _expand(stride, spatial), _expand(dilation, spatial)
     padding, output_padding = _expand(padding, spatial), _expand(output_padding, spatial)
     numbers = _spatial_dimension_numbers(spatial)
-    if not transposed:
+    if not transposed and _matmul_is_cheaper(x.shape, weight.shape, stride, groups):
+        out = _convolution_as_matmul(x, weight, stride, padding, dilation)
+    elif not transposed:
         out = jax.lax.conv_general_dilated(
             x,
             weight,
