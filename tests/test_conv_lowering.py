@@ -55,3 +55,44 @@ def test_unbatched_input_on_the_matmul_path():
 def test_wide_images_keep_the_xla_convolution():
     assert not _matmul_is_cheaper((8, 64, 56, 56), (64, 64, 3, 3), (1, 1), 1)
     assert not _matmul_is_cheaper((1, 64, 7, 7), (64, 1, 3, 3), (1, 1), 64)
+
+
+@pytest.mark.parametrize(
+    "case",
+    [(2, 3, 8, 9, 3, 1, 1, 1), (2, 3, 8, 11, 7, 2, 3, 1), (1, 4, 6, 10, 3, 2, 2, 2)],
+    ids=["3x3", "7x7_stride2", "dilated"],
+)
+def test_weight_gradient_as_matmul_matches_pytorch(case):
+    batch, cin, cout, size, kernel, stride, padding, dilation = case
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(cin, cout, kernel, stride, padding, dilation)
+    x = torch.randn(batch, cin, size, size)
+    assert not _matmul_is_cheaper(x.shape, conv.weight.shape, (stride, stride), 1)
+    params = {k: t2j(v) for k, v in conv.state_dict().items()}
+    jconv = t2j(conv)
+
+    def loss(params, x):
+        return jnp.sum(jnp.sin(jconv(x, state_dict=params)))
+
+    grads = jax.jit(jax.grad(loss, argnums=(0, 1)))(params, t2j(x))
+    x.requires_grad_(True)
+    torch.sin(conv(x)).sum().backward()
+    assert_close(grads[1], x.grad, atol=1e-4, rtol=1e-4)
+    for name, p in conv.named_parameters():
+        assert_close(grads[0][name], p.grad, atol=1e-4, rtol=1e-4)
+    # Forward mode works too (a custom JVP, not a custom VJP).
+    tangent = {k: jnp.ones_like(v) for k, v in params.items()}
+    _, jvp_out = jax.jvp(lambda p: loss(p, t2j(x.detach())), (params,), (tangent,))
+    with torch.no_grad():
+        expected = (
+            torch.cos(conv(x))
+            * torch.nn.functional.conv2d(
+                x,
+                torch.ones_like(conv.weight),
+                torch.ones_like(conv.bias),
+                stride,
+                padding,
+                dilation,
+            )
+        ).sum()
+    assert_close(jvp_out, expected, atol=1e-3, rtol=1e-4)

@@ -3,6 +3,7 @@ losses and attention."""
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -103,6 +104,79 @@ def _convolution_as_matmul(
     return jnp.swapaxes(out, 0, 1).reshape(batch, out_channels, out_h, out_w)
 
 
+def _weight_gradient_as_matmul(
+    x_shape: Sequence[int], weight_shape: Sequence[int], groups: int
+) -> bool:
+    return (
+        len(weight_shape) == 4
+        and len(x_shape) == 4
+        and groups == 1
+        and jax.default_backend() == "cpu"
+    )
+
+
+def _patch_matrix(
+    x: Any,
+    kernel: Sequence[int],
+    stride: Sequence[int],
+    padding: Sequence[int],
+    dilation: Sequence[int],
+) -> Any:
+    """The input's receptive fields as an (in·kh·kw, batch·positions) matrix (im2col)."""
+    batch, channels, height, width = x.shape
+    plane = height * width
+    indices = _patch_indices(height, width, kernel, stride, padding, dilation)
+    indices = indices.reshape(kernel[0] * kernel[1], 1, -1)
+    images = jnp.arange(batch, dtype=jnp.int32)[None, :, None] * plane
+    flat = jnp.where(indices < plane, indices + images, batch * plane)  # padding: out of range
+    planes = jnp.swapaxes(x, 0, 1).reshape(channels, batch * plane)
+    patches = jnp.take(planes, flat.reshape(-1), axis=1, mode="fill", fill_value=0)
+    return patches.reshape(channels * kernel[0] * kernel[1], -1)
+
+
+def _xla_convolution_2d(
+    x: Any, weight: Any, stride: Sequence[int], padding: Sequence[int], dilation: Sequence[int]
+) -> Any:
+    return jax.lax.conv_general_dilated(
+        x,
+        weight,
+        window_strides=stride,
+        padding=[(p, p) for p in padding],
+        rhs_dilation=dilation,
+        dimension_numbers=("NCHW", "OIHW", "NCHW"),
+        precision=precision(),
+    )
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(2, 3, 4))
+def _convolution_2d(x: Any, weight: Any, stride: tuple, padding: tuple, dilation: tuple) -> Any:
+    """XLA's 2-D convolution whose weight gradient is one matrix product (see the JVP)."""
+    return _xla_convolution_2d(x, weight, stride, padding, dilation)
+
+
+@_convolution_2d.defjvp
+def _convolution_2d_jvp(
+    stride: tuple, padding: tuple, dilation: tuple, primals: tuple, tangents: tuple
+) -> tuple[Any, Any]:
+    x, weight = primals
+    x_dot, weight_dot = tangents
+    out = _xla_convolution_2d(x, weight, stride, padding, dilation)
+    # The weight's tangent term written as a matrix product over the input patches, so that its
+    # transpose, the weight gradient, is one matrix product too: XLA:CPU's own weight-gradient
+    # convolution (a convolution with an image-sized window) runs several times slower.
+    out_channels = weight.shape[0]
+    patches = _patch_matrix(x, weight.shape[2:], stride, padding, dilation)
+    weight_term = jax.lax.dot_general(
+        weight_dot.reshape(out_channels, -1),
+        patches,
+        (((1,), (0,)), ((), ())),
+        precision=precision(),
+    )
+    weight_term = jnp.swapaxes(weight_term.reshape(out_channels, x.shape[0], -1), 0, 1)
+    input_term = _xla_convolution_2d(x_dot, weight, stride, padding, dilation)
+    return out, input_term + weight_term.reshape(out.shape).astype(out.dtype)
+
+
 @implements(aten.convolution, aten._convolution)
 def convolution(
     x: Any,
@@ -125,6 +199,8 @@ def convolution(
     numbers = _spatial_dimension_numbers(spatial)
     if not transposed and _matmul_is_cheaper(x.shape, weight.shape, stride, groups):
         out = _convolution_as_matmul(x, weight, stride, padding, dilation)
+    elif not transposed and _weight_gradient_as_matmul(x.shape, weight.shape, groups):
+        out = _convolution_2d(x, weight, tuple(stride), tuple(padding), tuple(dilation))
     elif not transposed:
         out = jax.lax.conv_general_dilated(
             x,
