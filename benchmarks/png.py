@@ -114,7 +114,7 @@ def _builtin_chart(
     values = [v for vs in series.values() for v in vs if v is not None]
     top = max([1.0, *values]) * 1.1
     bar, gap = 18, 26
-    group_width = bar * len(series) + gap
+    group_width = max(bar * len(series) + gap, 104)  # room for a 12-character label
     left, right, plot_top, plot_height = 60, 20, 50, 300
     legend_height = 18 * len(series) + 10
     width = max(left + right + group_width * len(groups), 420)

@@ -469,6 +469,11 @@ def _channel_shape(x: Any) -> tuple[int, ...]:
     return (1, -1) + (1,) * (x.ndim - 2)
 
 
+def _as(x: Any, dtype: Any) -> Any:
+    """``x`` in ``dtype``; no conversion call at all where it already is (cheaper to trace)."""
+    return x if x.dtype == dtype else x.astype(dtype)
+
+
 def _batch_norm(
     x: Any,
     weight: Any,
@@ -484,7 +489,7 @@ def _batch_norm(
     compute = (
         to_float(x.dtype) if x.dtype != jnp.float16 and x.dtype != jnp.bfloat16 else jnp.float32
     )
-    xf = x.astype(compute)
+    xf = _as(x, compute)
     if training or running_mean is None:
         mean = jnp.mean(xf, axis=axes)
         var = jnp.mean(jnp.square(xf - mean.reshape(_channel_shape(x))), axis=axes)
@@ -500,13 +505,13 @@ def _batch_norm(
         else:
             new_mean, new_var = running_mean, running_var
     else:
-        mean, var = running_mean.astype(compute), running_var.astype(compute)
+        mean, var = _as(running_mean, compute), _as(running_var, compute)
         new_mean, new_var = running_mean, running_var
     invstd = jax.lax.rsqrt(var + eps)
-    scale = invstd if weight is None else invstd * weight.astype(compute)
-    shift = -mean * scale if bias is None else bias.astype(compute) - mean * scale
+    scale = invstd if weight is None else invstd * _as(weight, compute)
+    shift = -mean * scale if bias is None else _as(bias, compute) - mean * scale
     out = xf * scale.reshape(_channel_shape(x)) + shift.reshape(_channel_shape(x))
-    return out.astype(x.dtype), mean, invstd, new_mean, new_var
+    return _as(out, x.dtype), mean, invstd, new_mean, new_var
 
 
 @implements(aten.native_batch_norm, aten._native_batch_norm_legit)
