@@ -15,6 +15,7 @@ import json
 import os
 import sys
 import time
+import traceback
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, _HERE)
@@ -96,11 +97,17 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
 
     _warm_up()
-    results = []
+    results: list = []
+    failures: list[str] = []
     for name in args.models.split(","):
         print(f"\n== {MODELS[name].label}", flush=True)
         model_start = time.perf_counter()
-        result = bench_model(MODELS[name], device, repeats, torch_compile, trace_profile=True)
+        try:
+            result = bench_model(MODELS[name], device, repeats, torch_compile, trace_profile=True)
+        except Exception as error:  # one model's failure must not lose the others' numbers
+            traceback.print_exc()
+            failures.append(f"{MODELS[name].label}: {type(error).__name__}: {str(error)[:300]}")
+            continue
         results.append(result)
         print(
             json.dumps({k: v for k, v in result.items() if k != "trace"}, indent=1, default=str),
@@ -122,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     options = " ".join(argv if argv is not None else sys.argv[1:])
     section = markdown_section(info, load_after, results, blocks, big, chart_path, options)
     section += f"\nChart drawn with the {renderer}.\n"
+    if failures:
+        section += "\nModels that failed:\n\n" + "\n".join(f"- `{f}`" for f in failures) + "\n"
     write_markdown(args.output, device, section)
     if args.json:
         with open(args.json, "w") as f:
@@ -132,7 +141,9 @@ def main(argv: list[str] | None = None) -> int:
                 default=str,
             )
     print(f"\nwrote {args.output} and {chart_path} in {time.perf_counter() - started:.0f} s")
-    return 0
+    if failures:
+        print("failed:", *failures, sep="\n  ", file=sys.stderr)
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":
