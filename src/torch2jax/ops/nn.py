@@ -3,6 +3,7 @@ losses and attention."""
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -32,6 +33,150 @@ def _expand(values: Sequence[int] | int, spatial: int) -> list[int]:
     return values * spatial if len(values) == 1 else values
 
 
+def _output_size(size: int, kernel: int, stride: int, pad: int, dilation: int) -> int:
+    return (size + 2 * pad - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def _matmul_is_cheaper(
+    x_shape: Sequence[int], weight_shape: Sequence[int], stride: Sequence[int], groups: int
+) -> bool:
+    """Whether a 2-D convolution runs faster as one matrix product over gathered patches.
+
+    XLA:CPU convolves with the kernel in HWIO layout, so every call transposes a PyTorch (OIHW)
+    kernel first: a slow strided copy as large as the kernel. As a matrix product, the OIHW
+    kernel is already the (out, in·kh·kw) matrix and only the input patches are copied
+    (im2col), which is the smaller copy when batch × output positions ≤ output channels: the
+    deep, narrow-image layers of a CNN at small batch. Measured on ResNet-18 (XLA:CPU, see
+    docs/benchmarks.md); other backends convolve in the layout they are handed.
+    """
+    if len(weight_shape) != 4 or len(x_shape) != 4 or groups != 1:
+        return False
+    if jax.default_backend() != "cpu":
+        return False
+    batch, _, height, width = x_shape
+    out_channels = weight_shape[0]
+    positions = (height // stride[0]) * (width // stride[1])
+    return batch * positions <= out_channels
+
+
+def _patch_indices(
+    height: int,
+    width: int,
+    kernel: Sequence[int],
+    stride: Sequence[int],
+    padding: Sequence[int],
+    dilation: Sequence[int],
+) -> np.ndarray:
+    """Flat input positions of every (kernel offset, output position); padding reads index
+    ``height * width``, out of range, which the gather fills with zero."""
+    out_h = _output_size(height, kernel[0], stride[0], padding[0], dilation[0])
+    out_w = _output_size(width, kernel[1], stride[1], padding[1], dilation[1])
+    rows = np.arange(out_h)[:, None] * stride[0] - padding[0]
+    columns = np.arange(out_w)[None, :] * stride[1] - padding[1]
+    indices = []
+    for a in range(kernel[0]):
+        for b in range(kernel[1]):
+            r, c = rows + a * dilation[0], columns + b * dilation[1]
+            inside = (r >= 0) & (r < height) & (c >= 0) & (c < width)
+            indices.append(np.where(inside, r * width + c, height * width).reshape(-1))
+    return np.stack(indices).reshape(-1).astype(np.int32)
+
+
+def _convolution_as_matmul(
+    x: Any, weight: Any, stride: Sequence[int], padding: Sequence[int], dilation: Sequence[int]
+) -> Any:
+    """A 2-D convolution (groups=1) as (out, in·kh·kw) @ (in·kh·kw, positions) per image."""
+    batch, channels, height, width = x.shape
+    out_channels, _, kh, kw = weight.shape
+    out_h = _output_size(height, kh, stride[0], padding[0], dilation[0])
+    out_w = _output_size(width, kw, stride[1], padding[1], dilation[1])
+    if (kh, kw) == (1, 1) and list(padding) == [0, 0]:
+        patches = x[:, :, :: stride[0], :: stride[1]]
+    else:
+        indices = _patch_indices(height, width, (kh, kw), stride, padding, dilation)
+        patches = jnp.take(
+            x.reshape(batch, channels, height * width), indices, axis=2, mode="fill", fill_value=0
+        )
+    patches = patches.reshape(batch, channels * kh * kw, out_h * out_w)
+    kernel = weight.reshape(out_channels, channels * kh * kw)
+    # (out, batch, positions): contracting the kernel's rows needs no copy of the kernel.
+    out = jax.lax.dot_general(kernel, patches, (((1,), (1,)), ((), ())), precision=precision())
+    return jnp.swapaxes(out, 0, 1).reshape(batch, out_channels, out_h, out_w)
+
+
+def _weight_gradient_as_matmul(
+    x_shape: Sequence[int], weight_shape: Sequence[int], groups: int
+) -> bool:
+    return (
+        len(weight_shape) == 4
+        and len(x_shape) == 4
+        and groups == 1
+        and jax.default_backend() == "cpu"
+    )
+
+
+def _patch_matrix(
+    x: Any,
+    kernel: Sequence[int],
+    stride: Sequence[int],
+    padding: Sequence[int],
+    dilation: Sequence[int],
+) -> Any:
+    """The input's receptive fields as an (in·kh·kw, batch·positions) matrix (im2col)."""
+    batch, channels, height, width = x.shape
+    plane = height * width
+    indices = _patch_indices(height, width, kernel, stride, padding, dilation)
+    indices = indices.reshape(kernel[0] * kernel[1], 1, -1)
+    images = jnp.arange(batch, dtype=jnp.int32)[None, :, None] * plane
+    flat = jnp.where(indices < plane, indices + images, batch * plane)  # padding: out of range
+    planes = jnp.swapaxes(x, 0, 1).reshape(channels, batch * plane)
+    patches = jnp.take(planes, flat.reshape(-1), axis=1, mode="fill", fill_value=0)
+    return patches.reshape(channels * kernel[0] * kernel[1], -1)
+
+
+def _xla_convolution_2d(
+    x: Any, weight: Any, stride: Sequence[int], padding: Sequence[int], dilation: Sequence[int]
+) -> Any:
+    return jax.lax.conv_general_dilated(
+        x,
+        weight,
+        window_strides=stride,
+        padding=[(p, p) for p in padding],
+        rhs_dilation=dilation,
+        dimension_numbers=("NCHW", "OIHW", "NCHW"),
+        precision=precision(),
+    )
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(2, 3, 4))
+def _convolution_2d(x: Any, weight: Any, stride: tuple, padding: tuple, dilation: tuple) -> Any:
+    """XLA's 2-D convolution whose weight gradient is one matrix product (see the JVP)."""
+    return _xla_convolution_2d(x, weight, stride, padding, dilation)
+
+
+@_convolution_2d.defjvp
+def _convolution_2d_jvp(
+    stride: tuple, padding: tuple, dilation: tuple, primals: tuple, tangents: tuple
+) -> tuple[Any, Any]:
+    x, weight = primals
+    x_dot, weight_dot = tangents
+    out = _xla_convolution_2d(x, weight, stride, padding, dilation)
+    # The weight's tangent term written as a matrix product over the input patches, so that its
+    # transpose, the weight gradient, is one matrix product too: XLA:CPU's own weight-gradient
+    # convolution (a convolution with an image-sized window) runs several times slower.
+    out_channels = weight.shape[0]
+    patches = _patch_matrix(x, weight.shape[2:], stride, padding, dilation)
+    weight_term = jax.lax.dot_general(
+        weight_dot.reshape(out_channels, -1),
+        patches,
+        (((1,), (0,)), ((), ())),
+        precision=precision(),
+    )
+    weight_term = jnp.swapaxes(weight_term.reshape(out_channels, x.shape[0], -1), 0, 1)
+    input_term = _xla_convolution_2d(x_dot, weight, stride, padding, dilation)
+    return out, input_term + weight_term.reshape(out.shape).astype(out.dtype)
+
+
 @implements(aten.convolution, aten._convolution)
 def convolution(
     x: Any,
@@ -52,7 +197,11 @@ def convolution(
     stride, dilation = _expand(stride, spatial), _expand(dilation, spatial)
     padding, output_padding = _expand(padding, spatial), _expand(output_padding, spatial)
     numbers = _spatial_dimension_numbers(spatial)
-    if not transposed:
+    if not transposed and _matmul_is_cheaper(x.shape, weight.shape, stride, groups):
+        out = _convolution_as_matmul(x, weight, stride, padding, dilation)
+    elif not transposed and _weight_gradient_as_matmul(x.shape, weight.shape, groups):
+        out = _convolution_2d(x, weight, tuple(stride), tuple(padding), tuple(dilation))
+    elif not transposed:
         out = jax.lax.conv_general_dilated(
             x,
             weight,
@@ -320,6 +469,11 @@ def _channel_shape(x: Any) -> tuple[int, ...]:
     return (1, -1) + (1,) * (x.ndim - 2)
 
 
+def _as(x: Any, dtype: Any) -> Any:
+    """``x`` in ``dtype``; no conversion call at all where it already is (cheaper to trace)."""
+    return x if x.dtype == dtype else x.astype(dtype)
+
+
 def _batch_norm(
     x: Any,
     weight: Any,
@@ -335,7 +489,7 @@ def _batch_norm(
     compute = (
         to_float(x.dtype) if x.dtype != jnp.float16 and x.dtype != jnp.bfloat16 else jnp.float32
     )
-    xf = x.astype(compute)
+    xf = _as(x, compute)
     if training or running_mean is None:
         mean = jnp.mean(xf, axis=axes)
         var = jnp.mean(jnp.square(xf - mean.reshape(_channel_shape(x))), axis=axes)
@@ -351,13 +505,13 @@ def _batch_norm(
         else:
             new_mean, new_var = running_mean, running_var
     else:
-        mean, var = running_mean.astype(compute), running_var.astype(compute)
+        mean, var = _as(running_mean, compute), _as(running_var, compute)
         new_mean, new_var = running_mean, running_var
     invstd = jax.lax.rsqrt(var + eps)
-    scale = invstd if weight is None else invstd * weight.astype(compute)
-    shift = -mean * scale if bias is None else bias.astype(compute) - mean * scale
+    scale = invstd if weight is None else invstd * _as(weight, compute)
+    shift = -mean * scale if bias is None else _as(bias, compute) - mean * scale
     out = xf * scale.reshape(_channel_shape(x)) + shift.reshape(_channel_shape(x))
-    return out.astype(x.dtype), mean, invstd, new_mean, new_var
+    return _as(out, x.dtype), mean, invstd, new_mean, new_var
 
 
 @implements(aten.native_batch_norm, aten._native_batch_norm_legit)

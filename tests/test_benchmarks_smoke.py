@@ -1,0 +1,70 @@
+"""`make bench` end to end on a tiny model: the harness runs and writes its report and chart.
+
+No timing assertions: the numbers depend on the machine; only that each one is produced.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.mark.slow
+def test_quick_benchmark_run_writes_report_and_chart(tmp_path):
+    output = tmp_path / "benchmarks.md"
+    raw = tmp_path / "results.json"
+    env = dict(os.environ, JAX_PLATFORMS="cpu")
+    completed = subprocess.run(
+        [
+            sys.executable,
+            os.path.join(ROOT, "benchmarks", "run.py"),
+            "--quick",
+            "--models",
+            "tiny",
+            "--device",
+            "cpu",
+            "--output",
+            str(output),
+            "--json",
+            str(raw),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert "tiny conv+attention" in completed.stdout
+    report = output.read_text()
+    assert "<!-- device:cpu -->" in report and "Steady state" in report
+    chart = tmp_path / "benchmarks_cpu.png"
+    assert chart.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    results = json.loads(raw.read_text())
+    (tiny,) = results["results"]
+    for key in ("torch_eager_fwd", "t2j_jit_fwd", "torch_eager_fwdbwd", "t2j_jit_value_and_grad"):
+        assert tiny["ms"][key] > 0
+    assert tiny["max_abs_diff"] < 1e-4
+    assert tiny["trace"]["aten_ops"] > 0
+    assert tiny["graph"]["jaxpr_eqns"] > 0
+    assert results["state_dict"]["size_mb"] > 0
+
+
+def test_markdown_keeps_other_devices_sections(tmp_path):
+    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    try:
+        from report import write_markdown
+    finally:
+        sys.path.pop(0)
+    path = str(tmp_path / "b.md")
+    write_markdown(path, "cpu", "first cpu")
+    write_markdown(path, "cuda", "gpu table")
+    write_markdown(path, "cpu", "second cpu")
+    text = open(path).read()
+    assert "second cpu" in text and "gpu table" in text and "first cpu" not in text
+    assert text.count("<!-- device:cpu -->") == 1
