@@ -6,19 +6,19 @@ run (every dtype and sample) finds."""
 
 EXPECTED_FAILURES: dict[str, dict[str, str]] = {
     "_segment_reduce.lengths": {
-        "eager": "no lowering for aten.segment_reduce.default",
-        "jit": "no lowering for aten.segment_reduce.default",
-        "grad": "no lowering for aten.segment_reduce.default",
+        "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.segment_reduce (ATen operation aten.segment_reduce.default): out = self.op(inp",
+        "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.segment_reduce (ATen operation aten.segment_reduce.default): out = self.op(inp",
+        "grad": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.segment_reduce (ATen operation aten.segment_reduce.default): out = self.op(inp",
     },
     "_segment_reduce.offsets": {
-        "eager": "no lowering for aten.segment_reduce.default",
-        "jit": "no lowering for aten.segment_reduce.default",
-        "grad": "no lowering for aten.segment_reduce.default",
+        "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.segment_reduce (ATen operation aten.segment_reduce.default): out = self.op(inp",
+        "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.segment_reduce (ATen operation aten.segment_reduce.default): out = self.op(inp",
+        "grad": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.segment_reduce (ATen operation aten.segment_reduce.default): out = self.op(inp",
     },
     "_upsample_bilinear2d_aa": {
-        "eager": "no lowering for aten._upsample_bilinear2d_aa.default",
-        "jit": "no lowering for aten._upsample_bilinear2d_aa.default",
-        "grad": "no lowering for aten._upsample_bilinear2d_aa.default",
+        "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.ops.aten._upsample_bilinear2d_aa (ATen operation aten._upsample_bilinear2d_aa.",
+        "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.ops.aten._upsample_bilinear2d_aa (ATen operation aten._upsample_bilinear2d_aa.",
+        "grad": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.ops.aten._upsample_bilinear2d_aa (ATen operation aten._upsample_bilinear2d_aa.",
     },
     "as_strided_scatter": {
         "grad": "AssertionError: Tensor-likes are not close! Mismatched elements: 1 / 1 (100.0%) Greatest absolute difference: 1.0 at index (0,) (up to 1e-05 allowed)",
@@ -29,48 +29,31 @@ EXPECTED_FAILURES: dict[str, dict[str, str]] = {
     "atanh": {
         "grad": "AssertionError: Tensor-likes are not close! Mismatched elements: 3 / 400 (0.8%) Greatest absolute difference: 0.002471923828125 at index (12, 3) (up to 1e-05 al",
     },
-    "bernoulli": {
-        "eager": "no lowering for aten.rand.default",
-        "jit": "no lowering for aten.rand.default",
-        "grad": "no lowering for aten.rand.default",
-    },
-    "cauchy": {
-        "eager": "no lowering for aten.rand_like.default",
-        "jit": "no lowering for aten.rand_like.default",
-    },
     "corrcoef": {
-        "jit": "ConcretizationError: torch2jax: torch.equal (aten.equal) needs a concrete value, but the tensor is traced by a JAX transformation (jit/grad/vmap) (at /work/wt-c",
+        "jit": "ConcretizationError: torch2jax: torch.equal (aten.equal) reads a tensor's value into Python, but the tensor is traced by a JAX transformation (jit/grad/vmap) an",
     },
     "cov": {
-        "jit": "ConcretizationError: torch2jax: torch.equal (aten.equal) needs a concrete value, but the tensor is traced by a JAX transformation (jit/grad/vmap) (at /work/wt-c",
+        "jit": "ConcretizationError: torch2jax: torch.equal (aten.equal) reads a tensor's value into Python, but the tensor is traced by a JAX transformation (jit/grad/vmap) an",
     },
     "erfinv": {
         "grad": "AssertionError: Tensor-likes are not close! Mismatched elements: 2 / 400 (0.5%) Greatest absolute difference: 0.0009002685546875 at index (12, 3) (up to 1e-05 a",
     },
-    "exponential": {
-        "eager": "no lowering for aten.rand_like.default",
-        "jit": "no lowering for aten.rand_like.default",
-    },
-    "geometric": {
-        "eager": "no lowering for aten.rand_like.default",
-        "jit": "no lowering for aten.rand_like.default",
-    },
     "geqrf": {
-        "eager": "no lowering for aten.geqrf.default",
-        "jit": "no lowering for aten.geqrf.default",
+        "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.geqrf (ATen operation aten.geqrf.default): out = self.op(inp, *args, **kwargs)",
+        "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.geqrf (ATen operation aten.geqrf.default): out = self.op(inp, *args, **kwargs)",
     },
     "grid_sampler_3d": {
-        "eager": "no lowering for aten.grid_sampler_3d.default",
-        "jit": "no lowering for aten.grid_sampler_3d.default",
-        "grad": "no lowering for aten.grid_sampler_3d.default",
+        "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.grid_sampler_3d (ATen operation aten.grid_sampler_3d.default): out = self.op(i",
+        "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.grid_sampler_3d (ATen operation aten.grid_sampler_3d.default): out = self.op(i",
+        "grad": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.grid_sampler_3d (ATen operation aten.grid_sampler_3d.default): out = self.op(i",
     },
     "hash_tensor": {
-        "eager": "no lowering for aten.hash_tensor.default",
-        "jit": "no lowering for aten.hash_tensor.default",
+        "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.hash_tensor (ATen operation aten.hash_tensor.default): out = self.op(inp, *arg",
+        "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.hash_tensor (ATen operation aten.hash_tensor.default): out = self.op(inp, *arg",
     },
     "histogramdd": {
-        "eager": "no lowering for aten._histogramdd_bin_edges.default",
-        "jit": "no lowering for aten._histogramdd_bin_edges.default",
+        "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.histogramdd (ATen operation aten._histogramdd_bin_edges.default): out = self.o",
+        "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.histogramdd (ATen operation aten._histogramdd_bin_edges.default): out = self.o",
     },
     "index_reduce.prod": {
         "grad": "NotImplementedError: scatter_mul gradients are only implemented if `unique_indices=True`",
@@ -79,58 +62,50 @@ EXPECTED_FAILURES: dict[str, dict[str, str]] = {
         "grad": "IndexError: index is out of bounds for axis 0 with size 0",
     },
     "linalg.householder_product": {
-        "eager": "no lowering for aten.linalg_householder_product.default",
-        "jit": "no lowering for aten.linalg_householder_product.default",
-        "grad": "no lowering for aten.linalg_householder_product.default",
+        "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.linalg.householder_product (ATen operation aten.linalg_householder_product.def",
+        "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.linalg.householder_product (ATen operation aten.linalg_householder_product.def",
+        "grad": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.linalg.householder_product (ATen operation aten.linalg_householder_product.def",
     },
     "linalg.ldl_factor": {
-        "eager": "no lowering for aten.linalg_ldl_factor_ex.default",
-        "jit": "no lowering for aten.linalg_ldl_factor_ex.default",
+        "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.linalg.ldl_factor (ATen operation aten.linalg_ldl_factor_ex.default): out = se",
+        "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.linalg.ldl_factor (ATen operation aten.linalg_ldl_factor_ex.default): out = se",
     },
     "linalg.ldl_factor_ex": {
-        "eager": "no lowering for aten.linalg_ldl_factor_ex.default",
-        "jit": "no lowering for aten.linalg_ldl_factor_ex.default",
+        "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.linalg.ldl_factor_ex (ATen operation aten.linalg_ldl_factor_ex.default): out =",
+        "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.linalg.ldl_factor_ex (ATen operation aten.linalg_ldl_factor_ex.default): out =",
     },
     "linalg.ldl_solve": {
-        "eager": "no lowering for aten.linalg_ldl_solve.default",
-        "jit": "no lowering for aten.linalg_ldl_solve.default",
+        "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.linalg.ldl_solve (ATen operation aten.linalg_ldl_solve.default): out = self.op",
+        "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.linalg.ldl_solve (ATen operation aten.linalg_ldl_solve.default): out = self.op",
     },
     "linalg.lstsq": {
-        "eager": "no lowering for aten.linalg_lstsq.default",
-        "jit": "no lowering for aten.linalg_lstsq.default",
-        "grad": "no lowering for aten.linalg_lstsq.default",
+        "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.linalg.lstsq (ATen operation aten.linalg_lstsq.default): out = self.op(inp, *a",
+        "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.linalg.lstsq (ATen operation aten.linalg_lstsq.default): out = self.op(inp, *a",
+        "grad": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.linalg.lstsq (ATen operation aten.linalg_lstsq.default): out = self.op(inp, *a",
     },
     "linalg.lstsq.grad_oriented": {
-        "eager": "no lowering for aten.linalg_lstsq.default",
-        "jit": "no lowering for aten.linalg_lstsq.default",
-        "grad": "no lowering for aten.linalg_lstsq.default",
+        "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.linalg.lstsq (ATen operation aten.linalg_lstsq.default): out = self.op(inp, *a",
+        "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.linalg.lstsq (ATen operation aten.linalg_lstsq.default): out = self.op(inp, *a",
+        "grad": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.linalg.lstsq (ATen operation aten.linalg_lstsq.default): out = self.op(inp, *a",
     },
     "linalg.matrix_sqrth": {
-        "eager": "no lowering for aten.linalg_matrix_sqrth.default",
-        "jit": "no lowering for aten.linalg_matrix_sqrth.default",
-        "grad": "no lowering for aten.linalg_matrix_sqrth.default",
+        "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.linalg.matrix_sqrth (ATen operation aten.linalg_matrix_sqrth.default): out = s",
+        "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.linalg.matrix_sqrth (ATen operation aten.linalg_matrix_sqrth.default): out = s",
+        "grad": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.linalg.matrix_sqrth (ATen operation aten.linalg_matrix_sqrth.default): out = s",
     },
     "linalg.pinv.hermitian": {
         "grad": "AssertionError: Tensor-likes are not close! Mismatched elements: 25 / 25 (100.0%) Greatest absolute difference: 14.877859115600586 at index (1, 3) (up to 1e-05 ",
     },
     "linalg.polar": {
-        "eager": "no lowering for aten.linalg_polar.default",
-        "jit": "no lowering for aten.linalg_polar.default",
-        "grad": "no lowering for aten.linalg_polar.default",
-    },
-    "log_normal": {
-        "eager": "no lowering for aten.randn_like.default",
-        "jit": "no lowering for aten.randn_like.default",
+        "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.linalg.polar (ATen operation aten.linalg_polar.default): out = self.op(inp, *a",
+        "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.linalg.polar (ATen operation aten.linalg_polar.default): out = self.op(inp, *a",
+        "grad": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.linalg.polar (ATen operation aten.linalg_polar.default): out = self.op(inp, *a",
     },
     "logcumsumexp": {
         "grad": "AssertionError: Tensor-likes are not close! Mismatched elements: 25 / 125 (20.0%) Greatest absolute difference: 0.0003147125244140625 at index (0, 0, 0) (up to ",
     },
     "matrix_exp": {
         "grad": "AssertionError: Tensor-likes are not close! Mismatched elements: 24 / 25 (96.0%) Greatest absolute difference: 0.00750732421875 at index (4, 4) (up to 1e-05 all",
-    },
-    "multinomial": {
-        "eager": "no lowering for aten.multinomial.default",
-        "jit": "no lowering for aten.multinomial.default",
     },
     "nextafter": {
         "grad": "NotImplementedError: Differentiation rule for 'nextafter' not implemented",
@@ -143,38 +118,38 @@ EXPECTED_FAILURES: dict[str, dict[str, str]] = {
         "grad": "AssertionError: Tensor-likes are not close! Mismatched elements: 25 / 25 (100.0%) Greatest absolute difference: 0.06267059594392776 at index (4, 4) (up to 1e-05",
     },
     "nn.functional.ctc_loss": {
-        "eager": "no lowering for aten._ctc_loss.default",
-        "jit": "no lowering for aten._ctc_loss.default",
-        "grad": "no lowering for aten._ctc_loss.default",
+        "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.nn.functional.ctc_loss (ATen operation aten._ctc_loss.default): out = self.op(",
+        "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.nn.functional.ctc_loss (ATen operation aten._ctc_loss.default): out = self.op(",
+        "grad": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.nn.functional.ctc_loss (ATen operation aten._ctc_loss.default): out = self.op(",
     },
     "nn.functional.embedding_bag": {
-        "eager": "no lowering for aten._embedding_bag_forward_only.default",
-        "jit": "no lowering for aten._embedding_bag_forward_only.default",
-        "grad": "no lowering for aten._embedding_bag_forward_only.default",
+        "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.nn.functional.embedding_bag (ATen operation aten._embedding_bag_forward_only.d",
+        "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.nn.functional.embedding_bag (ATen operation aten._embedding_bag_forward_only.d",
+        "grad": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.nn.functional.embedding_bag (ATen operation aten._embedding_bag_forward_only.d",
     },
     "nn.functional.fractional_max_pool2d": {
-        "eager": "no lowering for aten.rand.default",
-        "jit": "no lowering for aten.rand.default",
-        "grad": "no lowering for aten.rand.default",
+        "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.nn.functional.fractional_max_pool2d (ATen operation aten.fractional_max_pool2d",
+        "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.nn.functional.fractional_max_pool2d (ATen operation aten.fractional_max_pool2d",
+        "grad": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.nn.functional.fractional_max_pool2d (ATen operation aten.fractional_max_pool2d",
     },
     "nn.functional.fractional_max_pool3d": {
-        "eager": "no lowering for aten.rand.default",
-        "jit": "no lowering for aten.rand.default",
-        "grad": "no lowering for aten.rand.default",
+        "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.nn.functional.fractional_max_pool3d (ATen operation aten.fractional_max_pool3d",
+        "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.nn.functional.fractional_max_pool3d (ATen operation aten.fractional_max_pool3d",
+        "grad": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.nn.functional.fractional_max_pool3d (ATen operation aten.fractional_max_pool3d",
     },
     "nn.functional.gaussian_nll_loss": {
-        "jit": "ConcretizationError: torch2jax: torch.nn.functional.gaussian_nll_loss (aten._local_scalar_dense) needs a concrete value, but the tensor is traced by a JAX trans",
+        "jit": "ConcretizationError: torch2jax: torch.nn.functional.gaussian_nll_loss reads a tensor's value into Python, but the tensor is traced by a JAX transformation (jit/",
         "grad": "AssertionError: Tensor-likes are not close! Mismatched elements: 5 / 5 (100.0%) Greatest absolute difference: 1.6148059368133545 at index (4,) (up to 1e-05 allo",
     },
     "nn.functional.linear_cross_entropy.chunked": {
-        "eager": "no lowering for torch_nn._linear_cross_entropy_batch_chunked.default",
-        "jit": "no lowering for torch_nn._linear_cross_entropy_batch_chunked.default",
-        "grad": "no lowering for torch_nn._linear_cross_entropy_batch_chunked.default",
+        "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.nn.functional.linear_cross_entropy (ATen operation torch_nn._linear_cross_entr",
+        "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.nn.functional.linear_cross_entropy (ATen operation torch_nn._linear_cross_entr",
+        "grad": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.nn.functional.linear_cross_entropy (ATen operation torch_nn._linear_cross_entr",
     },
     "nn.functional.linear_cross_entropy.chunked_none": {
-        "eager": "no lowering for torch_nn._linear_cross_entropy_batch_chunked_no_reduction.default",
-        "jit": "no lowering for torch_nn._linear_cross_entropy_batch_chunked_no_reduction.default",
-        "grad": "no lowering for torch_nn._linear_cross_entropy_batch_chunked_no_reduction.default",
+        "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.nn.functional.linear_cross_entropy (ATen operation torch_nn._linear_cross_entr",
+        "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.nn.functional.linear_cross_entropy (ATen operation torch_nn._linear_cross_entr",
+        "grad": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.nn.functional.linear_cross_entropy (ATen operation torch_nn._linear_cross_entr",
     },
     "nn.functional.max_unpool2d": {
         "grad": "AssertionError: Tensor-likes are not close! Mismatched elements: 1 / 6 (16.7%) Greatest absolute difference: 1.0 at index (0, 0, 0, 1) (up to 1e-05 allowed)",
@@ -183,108 +158,70 @@ EXPECTED_FAILURES: dict[str, dict[str, str]] = {
         "grad": "AssertionError: Tensor-likes are not close! Mismatched elements: 4 / 12 (33.3%) Greatest absolute difference: 1.0 at index (0, 0, 0, 1, 1) (up to 1e-05 allowed)",
     },
     "nn.functional.multi_head_attention_forward": {
-        "eager": "no lowering for aten.bernoulli.p",
-        "jit": "no lowering for aten.bernoulli.p",
-        "grad": "no lowering for aten.bernoulli.p",
+        "eager": "MissingRNGError: torch2jax: torch.nn.functional.multi_head_attention_forward (aten.bernoulli) draws random numbers, but no JAX PRNG key was given: out = self.op",
+        "jit": "MissingRNGError: torch2jax: torch.nn.functional.multi_head_attention_forward (aten.bernoulli) draws random numbers, but no JAX PRNG key was given: out = self.op",
+        "grad": "MissingRNGError: torch2jax: torch.nn.functional.multi_head_attention_forward (aten.bernoulli) draws random numbers, but no JAX PRNG key was given: out = self.op",
     },
     "nn.functional.one_hot": {
-        "jit": "ConcretizationError: torch2jax: torch.nn.functional.one_hot (aten._local_scalar_dense) needs a concrete value, but the tensor is traced by a JAX transformation ",
+        "jit": "ConcretizationError: torch2jax: torch.nn.functional.one_hot reads a tensor's value into Python, but the tensor is traced by a JAX transformation (jit/grad/vmap)",
         "x64_off": "RuntimeError: one_hot is only applicable to index tensor of type LongTensor.",
-    },
-    "nn.functional.rrelu": {
-        "eager": "no lowering for aten.rrelu_with_noise.default",
-        "jit": "no lowering for aten.rrelu_with_noise.default",
-        "grad": "no lowering for aten.rrelu_with_noise.default",
     },
     "nn.functional.scaled_dot_product_attention": {
         "grad": "AssertionError: Tensor-likes are not close! Mismatched elements: 2 / 96 (2.1%) Greatest absolute difference: 1.1986024219368119e-05 at index (1, 0, 3) (up to 1e",
     },
-    "normal": {
-        "eager": "no lowering for prims.normal.default",
-        "jit": "no lowering for prims.normal.default",
-        "grad": "no lowering for prims.normal.default",
-    },
-    "normal.in_place": {
-        "eager": "no lowering for prims.normal.default",
-        "jit": "no lowering for prims.normal.default",
-    },
-    "normal.number_mean": {
-        "eager": "no lowering for prims.normal.default",
-        "jit": "no lowering for prims.normal.default",
-    },
     "ormqr": {
-        "eager": "no lowering for aten.ormqr.default",
-        "jit": "no lowering for aten.ormqr.default",
-        "grad": "no lowering for aten.ormqr.default",
+        "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.ormqr (ATen operation aten.ormqr.default): out = self.op(inp, *args, **kwargs)",
+        "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.ormqr (ATen operation aten.ormqr.default): out = self.op(inp, *args, **kwargs)",
+        "grad": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.ormqr (ATen operation aten.ormqr.default): out = self.op(inp, *args, **kwargs)",
     },
     "pca_lowrank": {
-        "eager": "no lowering for prims.normal.default",
-        "jit": "no lowering for prims.normal.default",
-        "grad": "no lowering for prims.normal.default",
-    },
-    "rand_like": {
-        "eager": "no lowering for aten.randn_like.default",
-        "jit": "no lowering for aten.randn_like.default",
-    },
-    "randint": {
-        "eager": "no lowering for aten.randint.default",
-        "jit": "no lowering for aten.randint.default",
-    },
-    "randint_like": {
-        "eager": "no lowering for aten.randint_like.default",
-        "jit": "no lowering for aten.randint_like.default",
-    },
-    "randn": {
-        "eager": "no lowering for prims.normal.default",
-        "jit": "no lowering for prims.normal.default",
-    },
-    "randn_like": {
-        "eager": "no lowering for aten.randn_like.default",
-        "jit": "no lowering for aten.randn_like.default",
+        "eager": "AssertionError: shape (3, 3) != (3, 2)",
+        "jit": "AssertionError: shape (3, 3) != (3, 2)",
+        "grad": "NotImplementedError: Singular value decomposition JVP not implemented for full matrices",
     },
     "scatter_reduce.prod": {
         "grad": "NotImplementedError: scatter_mul gradients are only implemented if `unique_indices=True`",
     },
     "special.airy_ai": {
-        "eager": "no lowering for aten.special_airy_ai.default",
-        "jit": "no lowering for aten.special_airy_ai.default",
+        "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.special.airy_ai (ATen operation aten.special_airy_ai.default): out = self.op(i",
+        "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.special.airy_ai (ATen operation aten.special_airy_ai.default): out = self.op(i",
     },
     "special.bessel_j0": {
-        "eager": "no lowering for prims.bessel_j0.default",
-        "jit": "no lowering for prims.bessel_j0.default",
+        "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.special.bessel_j0 (ATen operation prims.bessel_j0.default): out = self.op(inp,",
+        "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.special.bessel_j0 (ATen operation prims.bessel_j0.default): out = self.op(inp,",
     },
     "special.bessel_j1": {
-        "eager": "no lowering for prims.bessel_j1.default",
-        "jit": "no lowering for prims.bessel_j1.default",
+        "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.special.bessel_j1 (ATen operation prims.bessel_j1.default): out = self.op(inp,",
+        "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.special.bessel_j1 (ATen operation prims.bessel_j1.default): out = self.op(inp,",
     },
     "special.bessel_y0": {
-        "eager": "no lowering for aten.special_bessel_y0.default",
-        "jit": "no lowering for aten.special_bessel_y0.default",
+        "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.special.bessel_y0 (ATen operation aten.special_bessel_y0.default): out = self.",
+        "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.special.bessel_y0 (ATen operation aten.special_bessel_y0.default): out = self.",
     },
     "special.bessel_y1": {
-        "eager": "no lowering for aten.special_bessel_y1.default",
-        "jit": "no lowering for aten.special_bessel_y1.default",
+        "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.special.bessel_y1 (ATen operation aten.special_bessel_y1.default): out = self.",
+        "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.special.bessel_y1 (ATen operation aten.special_bessel_y1.default): out = self.",
     },
     "special.modified_bessel_k0": {
-        "eager": "no lowering for aten.special_modified_bessel_k0.default",
-        "jit": "no lowering for aten.special_modified_bessel_k0.default",
+        "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.special.modified_bessel_k0 (ATen operation aten.special_modified_bessel_k0.def",
+        "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.special.modified_bessel_k0 (ATen operation aten.special_modified_bessel_k0.def",
     },
     "special.modified_bessel_k1": {
-        "eager": "no lowering for aten.special_modified_bessel_k1.default",
-        "jit": "no lowering for aten.special_modified_bessel_k1.default",
+        "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.special.modified_bessel_k1 (ATen operation aten.special_modified_bessel_k1.def",
+        "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.special.modified_bessel_k1 (ATen operation aten.special_modified_bessel_k1.def",
     },
     "special.scaled_modified_bessel_k0": {
-        "eager": "no lowering for aten.special_scaled_modified_bessel_k0.default",
-        "jit": "no lowering for aten.special_scaled_modified_bessel_k0.default",
+        "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.special.scaled_modified_bessel_k0 (ATen operation aten.special_scaled_modified",
+        "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.special.scaled_modified_bessel_k0 (ATen operation aten.special_scaled_modified",
     },
     "special.scaled_modified_bessel_k1": {
-        "eager": "no lowering for aten.special_scaled_modified_bessel_k1.default",
-        "jit": "no lowering for aten.special_scaled_modified_bessel_k1.default",
+        "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.special.scaled_modified_bessel_k1 (ATen operation aten.special_scaled_modified",
+        "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.special.scaled_modified_bessel_k1 (ATen operation aten.special_scaled_modified",
     },
     "svd_lowrank": {
-        "eager": "no lowering for prims.normal.default",
-        "jit": "no lowering for prims.normal.default",
-        "grad": "no lowering for prims.normal.default",
+        "eager": "AssertionError: shape (3, 3) != (3, 2)",
+        "jit": "AssertionError: shape (3, 3) != (3, 2)",
+        "grad": "NotImplementedError: Singular value decomposition JVP not implemented for full matrices",
     },
     "tensor_split": {
         "eager": "RuntimeError: The tensor has a non-zero number of elements, but its data is not allocated yet. If you're using torch.compile/export/fx, it is likely that we are",
@@ -293,10 +230,6 @@ EXPECTED_FAILURES: dict[str, dict[str, str]] = {
     },
     "torch.ops.aten._scaled_dot_product_flash_attention_for_cpu": {
         "grad": "AssertionError: Tensor-likes are not close! Mismatched elements: 3 / 384 (0.8%) Greatest absolute difference: 2.956390380859375e-05 at index (0, 1, 1, 4) (up to",
-    },
-    "uniform": {
-        "eager": "no lowering for prims.uniform.default",
-        "jit": "no lowering for prims.uniform.default",
     },
 }
 
