@@ -85,11 +85,6 @@ def test_model(case: Case, check: str):
     assert error <= limit, f"{case.name} {check}: relative error {error:.2e} > {limit:g}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=NotImplementedError,
-    reason="needs the aten.bernoulli.p lowering (ops/random.py, randomness issue 4)",
-)
 def test_dropout_in_training_mode_is_random_and_keyed():
     """Dropout in training mode draws from `rng=`: same key same result, other key other result,
     the kept fraction and rescaling match p (statistically)."""
