@@ -734,37 +734,29 @@ def mse_loss(x: Any, target: Any, reduction: int = 1) -> Any:
 # Attention
 
 
-def scaled_dot_product_attention(
-    query: Any,
-    key: Any,
-    value: Any,
-    attn_mask: Any = None,
-    dropout_p: float = 0.0,
-    is_causal: bool = False,
-    scale: float | None = None,
-    enable_gqa: bool = False,
+def _attention_scores(
+    query: Any, key: Any, attn_mask: Any, is_causal: bool, scale: float | None
 ) -> Any:
-    """``F.scaled_dot_product_attention`` as one fused expression (its math-backend semantics)."""
-    from torch2jax.torchish import current_conversion
-
-    head_dim = query.shape[-1]
-    scale = 1.0 / math.sqrt(head_dim) if scale is None else scale
-    if enable_gqa and key.shape[-3] != query.shape[-3]:
-        repeats = query.shape[-3] // key.shape[-3]
-        key = jnp.repeat(key, repeats, axis=-3)
-        value = jnp.repeat(value, repeats, axis=-3)
+    """Scaled ``query @ key^T`` with the causal and user masks applied (masked entries -inf)."""
+    scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
     scores = jnp.matmul(query, jnp.swapaxes(key, -1, -2), precision=precision()) * jnp.asarray(
         scale, query.dtype
     )
-    length_q, length_k = query.shape[-2], key.shape[-2]
     if is_causal:
-        causal = jnp.tril(jnp.ones((length_q, length_k), jnp.bool_))
+        causal = jnp.tril(jnp.ones((query.shape[-2], key.shape[-2]), jnp.bool_))
         scores = jnp.where(causal, scores, -jnp.inf)
     if attn_mask is not None:
         if attn_mask.dtype == jnp.bool_:
             scores = jnp.where(attn_mask, scores, -jnp.inf)
         else:
             scores = scores + attn_mask.astype(scores.dtype)
+    return scores
+
+
+def _attend(scores: Any, value: Any, dropout_p: float) -> Any:
+    """Softmax over keys (PyTorch's safe softmax), dropout from the rng key, then ``@ value``."""
+    from torch2jax.torchish import current_conversion
+
     # PyTorch's safe softmax: a row with every key masked out attends to nothing (zeros, not NaN).
     weights = jax.nn.softmax(scores, axis=-1)
     weights = jnp.where(jnp.isneginf(jnp.max(scores, axis=-1, keepdims=True)), 0, weights).astype(
@@ -782,6 +774,24 @@ def scaled_dot_product_attention(
     return jnp.matmul(weights, value, precision=precision())
 
 
+def scaled_dot_product_attention(
+    query: Any,
+    key: Any,
+    value: Any,
+    attn_mask: Any = None,
+    dropout_p: float = 0.0,
+    is_causal: bool = False,
+    scale: float | None = None,
+    enable_gqa: bool = False,
+) -> Any:
+    """``F.scaled_dot_product_attention`` as one fused expression (its math-backend semantics)."""
+    if enable_gqa and key.shape[-3] != query.shape[-3]:
+        repeats = query.shape[-3] // key.shape[-3]
+        key = jnp.repeat(key, repeats, axis=-3)
+        value = jnp.repeat(value, repeats, axis=-3)
+    return _attend(_attention_scores(query, key, attn_mask, is_causal, scale), value, dropout_p)
+
+
 implements(torch.nn.functional.scaled_dot_product_attention)(scaled_dot_product_attention)
 
 
@@ -797,18 +807,5 @@ def scaled_dot_product_flash_attention_for_cpu(
     scale: float | None = None,
 ) -> Any:
     """The CPU flash kernel's (output, logsumexp of the scaled, masked scores)."""
-    scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
-    scores = jnp.matmul(query, jnp.swapaxes(key, -1, -2), precision=precision()) * jnp.asarray(
-        scale, query.dtype
-    )
-    if is_causal:
-        causal = jnp.tril(jnp.ones((query.shape[-2], key.shape[-2]), jnp.bool_))
-        scores = jnp.where(causal, scores, -jnp.inf)
-    if attn_mask is not None:
-        if attn_mask.dtype == jnp.bool_:
-            scores = jnp.where(attn_mask, scores, -jnp.inf)
-        else:
-            scores = scores + attn_mask.astype(scores.dtype)
-    logsumexp = jax.nn.logsumexp(scores, axis=-1)
-    output = scaled_dot_product_attention(query, key, value, attn_mask, dropout_p, is_causal, scale)
-    return output, logsumexp
+    scores = _attention_scores(query, key, attn_mask, is_causal, scale)
+    return _attend(scores, value, dropout_p), jax.nn.logsumexp(scores, axis=-1)
