@@ -312,10 +312,18 @@ def clamp(x: Any, min: Any = None, max: Any = None) -> Any:
     dtype = result_type(x, min, max)
     x = cast(x, dtype)
     if min is not None:
-        x = jnp.maximum(x, cast(min, dtype))
+        x = _clamp_side(x, cast(min, dtype), jnp.maximum, jnp.greater, is_array(min))
     if max is not None:
-        x = jnp.minimum(x, cast(max, dtype))
+        x = _clamp_side(x, cast(max, dtype), jnp.minimum, jnp.less, is_array(max))
     return x
+
+
+def _clamp_side(x: Any, bound: Any, clamp_to: Any, keeps: Any, bound_is_tensor: bool) -> Any:
+    """One bound of clamp with PyTorch's gradient: a tensor bound splits it with x at a tie (as
+    jnp.maximum does); a scalar bound passes it to x only strictly inside (0 at the bound)."""
+    if bound_is_tensor:
+        return clamp_to(x, bound)
+    return jnp.where(keeps(x, bound), x, jax.lax.stop_gradient(clamp_to(x, bound)))
 
 
 @implements(aten.clamp_min)

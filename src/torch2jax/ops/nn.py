@@ -614,7 +614,8 @@ def native_group_norm(
 
 @implements(aten.relu)
 def relu(x: Any) -> Any:
-    return jnp.maximum(x, jnp.zeros((), x.dtype))
+    # jax.nn.relu's gradient at 0 is 0, as PyTorch's (jnp.maximum(x, 0) would give 1/2).
+    return jax.nn.relu(x)
 
 
 @implements(aten.gelu)
@@ -634,7 +635,10 @@ def mish(x: Any) -> Any:
 
 @implements(aten.hardtanh)
 def hardtanh(x: Any, min_val: float = -1.0, max_val: float = 1.0) -> Any:
-    return jnp.clip(x, cast(min_val, x.dtype), cast(max_val, x.dtype))
+    low, high = cast(min_val, x.dtype), cast(max_val, x.dtype)
+    # PyTorch's gradient is 1 strictly inside the bounds and 0 at them (jnp.clip gives 1/2 there).
+    inside = (x > low) & (x < high)
+    return jnp.where(inside, x, jax.lax.stop_gradient(jnp.clip(x, low, high)))
 
 
 @implements(aten.leaky_relu)
@@ -658,12 +662,16 @@ def softplus(x: Any, beta: float = 1.0, threshold: float = 20.0) -> Any:
 
 @implements(aten.hardsigmoid)
 def hardsigmoid(x: Any) -> Any:
-    return (jnp.clip(x + 3, 0, 6) / 6).astype(x.dtype)
+    # Slope 1/6 strictly between -3 and 3, 0 at the kinks, as PyTorch's hardsigmoid_backward.
+    return (hardtanh(x + 3, 0.0, 6.0) / 6).astype(x.dtype)
 
 
 @implements(aten.hardswish)
 def hardswish(x: Any) -> Any:
-    return (x * jnp.clip(x + 3, 0, 6) / 6).astype(x.dtype)
+    # Piecewise, with PyTorch's gradient at the kinks: 0 at -3 and 1 at 3 (the clamp form
+    # x * clamp(x + 3, 0, 6) / 6 would mix the pieces there).
+    quadratic = x * (x + 3) / 6
+    return jnp.where(x <= -3, jnp.zeros_like(x), jnp.where(x >= 3, x, quadratic)).astype(x.dtype)
 
 
 @implements(aten.threshold)
