@@ -612,9 +612,14 @@ def native_group_norm(
 # Activations
 
 
+# Piecewise activations are written with `where`, not `maximum`/`clip`: JAX splits a tie's
+# gradient in half, PyTorch gives the kink itself the gradient of one side (relu'(0) = 0), and
+# exact kinks are common in real models (a ReLU after a convolution over an all-zero patch).
+
+
 @implements(aten.relu)
 def relu(x: Any) -> Any:
-    return jnp.maximum(x, jnp.zeros((), x.dtype))
+    return jnp.where(x <= 0, jnp.zeros((), x.dtype), x)
 
 
 @implements(aten.gelu)
@@ -634,7 +639,8 @@ def mish(x: Any) -> Any:
 
 @implements(aten.hardtanh)
 def hardtanh(x: Any, min_val: float = -1.0, max_val: float = 1.0) -> Any:
-    return jnp.clip(x, cast(min_val, x.dtype), cast(max_val, x.dtype))
+    low, high = cast(min_val, x.dtype), cast(max_val, x.dtype)
+    return jnp.where(x <= low, low, jnp.where(x >= high, high, x))
 
 
 @implements(aten.leaky_relu)
@@ -658,12 +664,14 @@ def softplus(x: Any, beta: float = 1.0, threshold: float = 20.0) -> Any:
 
 @implements(aten.hardsigmoid)
 def hardsigmoid(x: Any) -> Any:
-    return (jnp.clip(x + 3, 0, 6) / 6).astype(x.dtype)
+    zero, one = jnp.zeros((), x.dtype), jnp.ones((), x.dtype)
+    return jnp.where(x <= -3, zero, jnp.where(x >= 3, one, (x + 3) / 6)).astype(x.dtype)
 
 
 @implements(aten.hardswish)
 def hardswish(x: Any) -> Any:
-    return (x * jnp.clip(x + 3, 0, 6) / 6).astype(x.dtype)
+    zero = jnp.zeros((), x.dtype)
+    return jnp.where(x <= -3, zero, jnp.where(x >= 3, x, x * (x + 3) / 6)).astype(x.dtype)
 
 
 @implements(aten.threshold)
