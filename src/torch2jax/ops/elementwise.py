@@ -173,8 +173,6 @@ BINARY_DEFAULT = {
     aten.mul: jnp.multiply,
     aten.maximum: jnp.maximum,
     aten.minimum: jnp.minimum,
-    aten.fmax: jnp.fmax,
-    aten.fmin: jnp.fmin,
     aten.remainder: jnp.remainder,
     aten.fmod: jnp.fmod,
     aten.bitwise_and: jnp.bitwise_and,
@@ -266,7 +264,24 @@ def div(a: Any, b: Any, *, rounding_mode: str | None = None) -> Any:
 def abs_(x: Any) -> Any:
     if x.dtype == jnp.bool_:
         return x
+    if jnp.issubdtype(x.dtype, jnp.floating):
+        # x * sign(x) is exact and has PyTorch's gradient at 0 (sign(0) = 0); jnp.abs's is 1.
+        return x * jnp.sign(x)
     return jnp.abs(x).astype(real_dtype(x.dtype))
+
+
+@implements(aten.fmax)
+def fmax(a: Any, b: Any) -> Any:
+    # NaN-ignoring maximum whose tie gradient splits in half as PyTorch's does (jnp.fmax gives a
+    # tie's whole gradient to the second operand).
+    _, (a, b) = promote(a, b)
+    return jnp.where(jnp.isnan(a), b, jnp.where(jnp.isnan(b), a, jnp.maximum(a, b)))
+
+
+@implements(aten.fmin)
+def fmin(a: Any, b: Any) -> Any:
+    _, (a, b) = promote(a, b)
+    return jnp.where(jnp.isnan(a), b, jnp.where(jnp.isnan(b), a, jnp.minimum(a, b)))
 
 
 @implements(aten.round)
@@ -311,19 +326,15 @@ def where(condition: Any, a: Any, b: Any) -> Any:
 def clamp(x: Any, min: Any = None, max: Any = None) -> Any:
     dtype = result_type(x, min, max)
     x = cast(x, dtype)
+    # Tensor bounds differentiate like maximum/minimum (a tie splits the gradient in half, as in
+    # PyTorch); scalar bounds like PyTorch's clamp_backward: no gradient on a bound itself.
     if min is not None:
-        x = _clamp_side(x, cast(min, dtype), jnp.maximum, jnp.greater, is_array(min))
+        low = cast(min, dtype)
+        x = jnp.maximum(x, low) if is_array(min) else jnp.where(x <= low, low, x)
     if max is not None:
-        x = _clamp_side(x, cast(max, dtype), jnp.minimum, jnp.less, is_array(max))
+        high = cast(max, dtype)
+        x = jnp.minimum(x, high) if is_array(max) else jnp.where(x >= high, high, x)
     return x
-
-
-def _clamp_side(x: Any, bound: Any, clamp_to: Any, keeps: Any, bound_is_tensor: bool) -> Any:
-    """One bound of clamp with PyTorch's gradient: a tensor bound splits it with x at a tie (as
-    jnp.maximum does); a scalar bound passes it to x only strictly inside (0 at the bound)."""
-    if bound_is_tensor:
-        return clamp_to(x, bound)
-    return jnp.where(keeps(x, bound), x, jax.lax.stop_gradient(clamp_to(x, bound)))
 
 
 @implements(aten.clamp_min)

@@ -612,10 +612,14 @@ def native_group_norm(
 # Activations
 
 
+# Piecewise activations are written with `where`, not `maximum`/`clip`: JAX splits a tie's
+# gradient in half, PyTorch gives the kink itself the gradient of one side (relu'(0) = 0), and
+# exact kinks are common in real models (a ReLU after a convolution over an all-zero patch).
+
+
 @implements(aten.relu)
 def relu(x: Any) -> Any:
-    # jax.nn.relu's gradient at 0 is 0, as PyTorch's (jnp.maximum(x, 0) would give 1/2).
-    return jax.nn.relu(x)
+    return jnp.where(x <= 0, jnp.zeros((), x.dtype), x)
 
 
 @implements(aten.gelu)
@@ -636,9 +640,7 @@ def mish(x: Any) -> Any:
 @implements(aten.hardtanh)
 def hardtanh(x: Any, min_val: float = -1.0, max_val: float = 1.0) -> Any:
     low, high = cast(min_val, x.dtype), cast(max_val, x.dtype)
-    # PyTorch's gradient is 1 strictly inside the bounds and 0 at them (jnp.clip gives 1/2 there).
-    inside = (x > low) & (x < high)
-    return jnp.where(inside, x, jax.lax.stop_gradient(jnp.clip(x, low, high)))
+    return jnp.where(x <= low, low, jnp.where(x >= high, high, x))
 
 
 @implements(aten.leaky_relu)
@@ -662,16 +664,14 @@ def softplus(x: Any, beta: float = 1.0, threshold: float = 20.0) -> Any:
 
 @implements(aten.hardsigmoid)
 def hardsigmoid(x: Any) -> Any:
-    # Slope 1/6 strictly between -3 and 3, 0 at the kinks, as PyTorch's hardsigmoid_backward.
-    return (hardtanh(x + 3, 0.0, 6.0) / 6).astype(x.dtype)
+    zero, one = jnp.zeros((), x.dtype), jnp.ones((), x.dtype)
+    return jnp.where(x <= -3, zero, jnp.where(x >= 3, one, (x + 3) / 6)).astype(x.dtype)
 
 
 @implements(aten.hardswish)
 def hardswish(x: Any) -> Any:
-    # Piecewise, with PyTorch's gradient at the kinks: 0 at -3 and 1 at 3 (the clamp form
-    # x * clamp(x + 3, 0, 6) / 6 would mix the pieces there).
-    quadratic = x * (x + 3) / 6
-    return jnp.where(x <= -3, jnp.zeros_like(x), jnp.where(x >= 3, x, quadratic)).astype(x.dtype)
+    zero = jnp.zeros((), x.dtype)
+    return jnp.where(x <= -3, zero, jnp.where(x >= 3, x, x * (x + 3) / 6)).astype(x.dtype)
 
 
 @implements(aten.threshold)

@@ -94,9 +94,12 @@ def _max_or_min(x: Any, dim: Any, keepdim: bool, find_max: bool) -> Any:
     axis = canonical_dim(dim, x.ndim)
     if x.ndim == 0:
         return x, jnp.zeros((), index_dtype())
-    values = (jnp.max if find_max else jnp.min)(x, axis=axis, keepdims=keepdim)
     indices = _arg_reduce(x, dim, keepdim, find_max)
-    return values, indices
+    # The values are gathered at the indices so that, as in PyTorch, a tie's gradient goes to the
+    # one element the index names (jnp.max would split it among the tied elements).
+    gather_at = indices if keepdim else jnp.expand_dims(indices, axis)
+    values = jnp.take_along_axis(x, gather_at, axis=axis)
+    return (values if keepdim else values.squeeze(axis)), indices
 
 
 @implements(aten.max)
