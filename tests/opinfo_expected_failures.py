@@ -182,42 +182,6 @@ EXPECTED_FAILURES: dict[str, dict[str, str]] = {
     "scatter_reduce.prod": {
         "grad": "NotImplementedError: scatter_mul gradients are only implemented if `unique_indices=True`",
     },
-    "special.airy_ai": {
-        "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.special.airy_ai (ATen operation aten.special_airy_ai.default): out = self.op(i",
-        "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.special.airy_ai (ATen operation aten.special_airy_ai.default): out = self.op(i",
-    },
-    "special.bessel_j0": {
-        "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.special.bessel_j0 (ATen operation prims.bessel_j0.default): out = self.op(inp,",
-        "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.special.bessel_j0 (ATen operation prims.bessel_j0.default): out = self.op(inp,",
-    },
-    "special.bessel_j1": {
-        "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.special.bessel_j1 (ATen operation prims.bessel_j1.default): out = self.op(inp,",
-        "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.special.bessel_j1 (ATen operation prims.bessel_j1.default): out = self.op(inp,",
-    },
-    "special.bessel_y0": {
-        "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.special.bessel_y0 (ATen operation aten.special_bessel_y0.default): out = self.",
-        "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.special.bessel_y0 (ATen operation aten.special_bessel_y0.default): out = self.",
-    },
-    "special.bessel_y1": {
-        "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.special.bessel_y1 (ATen operation aten.special_bessel_y1.default): out = self.",
-        "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.special.bessel_y1 (ATen operation aten.special_bessel_y1.default): out = self.",
-    },
-    "special.modified_bessel_k0": {
-        "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.special.modified_bessel_k0 (ATen operation aten.special_modified_bessel_k0.def",
-        "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.special.modified_bessel_k0 (ATen operation aten.special_modified_bessel_k0.def",
-    },
-    "special.modified_bessel_k1": {
-        "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.special.modified_bessel_k1 (ATen operation aten.special_modified_bessel_k1.def",
-        "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.special.modified_bessel_k1 (ATen operation aten.special_modified_bessel_k1.def",
-    },
-    "special.scaled_modified_bessel_k0": {
-        "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.special.scaled_modified_bessel_k0 (ATen operation aten.special_scaled_modified",
-        "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.special.scaled_modified_bessel_k0 (ATen operation aten.special_scaled_modified",
-    },
-    "special.scaled_modified_bessel_k1": {
-        "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.special.scaled_modified_bessel_k1 (ATen operation aten.special_scaled_modified",
-        "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.special.scaled_modified_bessel_k1 (ATen operation aten.special_scaled_modified",
-    },
     "svd_lowrank": {
         "eager": "AssertionError: shape (3, 3) != (3, 2)",
         "jit": "AssertionError: shape (3, 3) != (3, 2)",
