@@ -23,20 +23,11 @@ EXPECTED_FAILURES: dict[str, dict[str, str]] = {
     "as_strided_scatter": {
         "grad": "AssertionError: Tensor-likes are not close! Mismatched elements: 1 / 1 (100.0%) Greatest absolute difference: 1.0 at index (0,) (up to 1e-05 allowed)",
     },
-    "asin": {
-        "grad": "AssertionError: Tensor-likes are not close! Mismatched elements: 1 / 400 (0.2%) Greatest absolute difference: 6.29425048828125e-05 at index (12, 3) (up to 1e-05",
-    },
-    "atanh": {
-        "grad": "AssertionError: Tensor-likes are not close! Mismatched elements: 3 / 400 (0.8%) Greatest absolute difference: 0.002471923828125 at index (12, 3) (up to 1e-05 al",
-    },
     "corrcoef": {
         "jit": "ConcretizationError: torch2jax: torch.equal (aten.equal) reads a tensor's value into Python, but the tensor is traced by a JAX transformation (jit/grad/vmap) an",
     },
     "cov": {
         "jit": "ConcretizationError: torch2jax: torch.equal (aten.equal) reads a tensor's value into Python, but the tensor is traced by a JAX transformation (jit/grad/vmap) an",
-    },
-    "erfinv": {
-        "grad": "AssertionError: Tensor-likes are not close! Mismatched elements: 2 / 400 (0.5%) Greatest absolute difference: 0.0009002685546875 at index (12, 3) (up to 1e-05 a",
     },
     "geqrf": {
         "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.geqrf (ATen operation aten.geqrf.default): out = self.op(inp, *args, **kwargs)",
