@@ -46,9 +46,6 @@ EXPECTED_FAILURES: dict[str, dict[str, str]] = {
         "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.histogramdd (ATen operation aten._histogramdd_bin_edges.default): out = self.o",
         "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.histogramdd (ATen operation aten._histogramdd_bin_edges.default): out = self.o",
     },
-    "index_reduce.prod": {
-        "grad": "NotImplementedError: scatter_mul gradients are only implemented if `unique_indices=True`",
-    },
     "linalg.det": {
         "grad": "IndexError: index is out of bounds for axis 0 with size 0",
     },
@@ -97,9 +94,6 @@ EXPECTED_FAILURES: dict[str, dict[str, str]] = {
     },
     "matrix_exp": {
         "grad": "AssertionError: Tensor-likes are not close! Mismatched elements: 24 / 25 (96.0%) Greatest absolute difference: 0.00750732421875 at index (4, 4) (up to 1e-05 all",
-    },
-    "nextafter": {
-        "grad": "NotImplementedError: Differentiation rule for 'nextafter' not implemented",
     },
     "nn.functional.conv_transpose3d": {
         "eager": "AssertionError: Tensor-likes are not close! Mismatched elements: 1 / 648 (0.2%) Greatest absolute difference: 2.384185791015625e-05 at index (0, 1, 4, 4, 0) (up",
@@ -169,9 +163,6 @@ EXPECTED_FAILURES: dict[str, dict[str, str]] = {
         "eager": "AssertionError: shape (3, 3) != (3, 2)",
         "jit": "AssertionError: shape (3, 3) != (3, 2)",
         "grad": "NotImplementedError: Singular value decomposition JVP not implemented for full matrices",
-    },
-    "scatter_reduce.prod": {
-        "grad": "NotImplementedError: scatter_mul gradients are only implemented if `unique_indices=True`",
     },
     "svd_lowrank": {
         "eager": "AssertionError: shape (3, 3) != (3, 2)",

@@ -142,6 +142,20 @@ def _atanh(x: Any) -> Any:
     return jnp.arctanh(x) if jnp.iscomplexobj(x) else _real_atanh(x)
 
 
+@jax.custom_jvp
+def _nextafter(x: Any, toward: Any) -> Any:
+    return jnp.nextafter(x, toward)
+
+
+@_nextafter.defjvp
+def _nextafter_jvp(primals: tuple[Any, Any], tangents: tuple[Any, Any]) -> tuple[Any, Any]:
+    # PyTorch's derivative: the step is locally constant, so the result moves with x; the
+    # direction contributes nothing.
+    (x, toward), (dx, _) = primals, tangents
+    out = _nextafter(x, toward)
+    return out, jnp.broadcast_to(dx, out.shape).astype(out.dtype)
+
+
 UNARY_SAME = {
     aten.neg: jnp.negative,
     aten.positive: lambda x: x,
@@ -225,7 +239,7 @@ BINARY_DEFAULT = {
     aten.__rshift__: jnp.right_shift,
     aten.floor_divide: jnp.floor_divide,
     aten.heaviside: jnp.heaviside,
-    aten.nextafter: jnp.nextafter,
+    aten.nextafter: _nextafter,
     aten.gcd: jnp.gcd,
     aten.lcm: jnp.lcm,
 }
