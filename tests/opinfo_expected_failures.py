@@ -99,9 +99,6 @@ EXPECTED_FAILURES: dict[str, dict[str, str]] = {
         "eager": "AssertionError: Tensor-likes are not close! Mismatched elements: 1 / 648 (0.2%) Greatest absolute difference: 2.384185791015625e-05 at index (0, 1, 4, 4, 0) (up",
         "jit": "AssertionError: Tensor-likes are not close! Mismatched elements: 1 / 648 (0.2%) Greatest absolute difference: 2.384185791015625e-05 at index (0, 1, 4, 4, 0) (up",
     },
-    "nn.functional.cosine_similarity": {
-        "grad": "AssertionError: Tensor-likes are not close! Mismatched elements: 25 / 25 (100.0%) Greatest absolute difference: 0.06267059594392776 at index (4, 4) (up to 1e-05",
-    },
     "nn.functional.ctc_loss": {
         "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.nn.functional.ctc_loss (ATen operation aten._ctc_loss.default): out = self.op(",
         "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.nn.functional.ctc_loss (ATen operation aten._ctc_loss.default): out = self.op(",
