@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import jax
 import jax.numpy as jnp
 import torch
 
 from torch2jax.ops._common import aten, canonical_dim, result_type
+from torch2jax.ops._gradients import value_with_gradient_of
 from torch2jax.registry import implements
 
 
@@ -60,20 +60,6 @@ def trilinear(
     return jnp.sum(product, axis=tuple(sumdim)) if sumdim else product
 
 
-@jax.custom_jvp
-def _value_with_gradient_of(original: Any, replacement: Any) -> Any:
-    """``replacement``'s value with ``original``'s derivative: what an in-place op under
-    ``torch.no_grad`` does to a tensor that autograd still tracks."""
-    return replacement
-
-
-@_value_with_gradient_of.defjvp
-def _value_with_gradient_of_jvp(
-    primals: tuple[Any, Any], tangents: tuple[Any, Any]
-) -> tuple[Any, Any]:
-    return primals[1], tangents[0]
-
-
 @implements(torch.cosine_similarity)
 def cosine_similarity(x1: Any, x2: Any, dim: int = 1, eps: float = 1e-8) -> Any:
     """PyTorch's cosine similarity: each input over its norm, the norms clamped to ``eps``.
@@ -93,6 +79,6 @@ def cosine_similarity(x1: Any, x2: Any, dim: int = 1, eps: float = 1e-8) -> Any:
         positive = squares > 0
         # Zero subgradient at a zero vector, as linalg.vector_norm's backward gives.
         norm = jnp.where(positive, jnp.sqrt(jnp.where(positive, squares, 1)), 0)
-        return _value_with_gradient_of(norm, jnp.maximum(norm, eps))
+        return value_with_gradient_of(norm, jnp.maximum(norm, eps))
 
     return jnp.sum((x1 / clamped_norm(x1)) * (x2 / clamped_norm(x2)), axis=axis)
