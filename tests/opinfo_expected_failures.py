@@ -144,9 +144,6 @@ EXPECTED_FAILURES: dict[str, dict[str, str]] = {
         "jit": "ConcretizationError: torch2jax: torch.nn.functional.one_hot reads a tensor's value into Python, but the tensor is traced by a JAX transformation (jit/grad/vmap)",
         "x64_off": "RuntimeError: one_hot is only applicable to index tensor of type LongTensor.",
     },
-    "nn.functional.scaled_dot_product_attention": {
-        "grad": "AssertionError: Tensor-likes are not close! Mismatched elements: 2 / 96 (2.1%) Greatest absolute difference: 1.1986024219368119e-05 at index (1, 0, 3) (up to 1e",
-    },
     "ormqr": {
         "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.ormqr (ATen operation aten.ormqr.default): out = self.op(inp, *args, **kwargs)",
         "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.ormqr (ATen operation aten.ormqr.default): out = self.op(inp, *args, **kwargs)",
