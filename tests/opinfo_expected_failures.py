@@ -129,12 +129,6 @@ EXPECTED_FAILURES: dict[str, dict[str, str]] = {
         "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.nn.functional.linear_cross_entropy (ATen operation torch_nn._linear_cross_entr",
         "grad": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.nn.functional.linear_cross_entropy (ATen operation torch_nn._linear_cross_entr",
     },
-    "nn.functional.max_unpool2d": {
-        "grad": "AssertionError: Tensor-likes are not close! Mismatched elements: 1 / 6 (16.7%) Greatest absolute difference: 1.0 at index (0, 0, 0, 1) (up to 1e-05 allowed)",
-    },
-    "nn.functional.max_unpool3d": {
-        "grad": "AssertionError: Tensor-likes are not close! Mismatched elements: 4 / 12 (33.3%) Greatest absolute difference: 1.0 at index (0, 0, 0, 1, 1) (up to 1e-05 allowed)",
-    },
     "nn.functional.multi_head_attention_forward": {
         "eager": "MissingRNGError: torch2jax: torch.nn.functional.multi_head_attention_forward (aten.bernoulli) draws random numbers, but no JAX PRNG key was given: out = self.op",
         "jit": "MissingRNGError: torch2jax: torch.nn.functional.multi_head_attention_forward (aten.bernoulli) draws random numbers, but no JAX PRNG key was given: out = self.op",

@@ -461,6 +461,51 @@ implements(aten.adaptive_max_pool2d, aten.adaptive_max_pool1d, aten.adaptive_max
 )
 
 
+@functools.partial(jax.custom_jvp, nondiff_argnums=(2,))
+def _scatter_to_planes(values: Any, positions: Any, plane_size: int) -> Any:
+    """Rows of ``values`` written at ``positions`` into zero rows of ``plane_size``."""
+    rows = jnp.arange(values.shape[0])[:, None]
+    planes = jnp.zeros((values.shape[0], plane_size), values.dtype)
+    return planes.at[rows, positions].set(values)
+
+
+@_scatter_to_planes.defjvp
+def _scatter_to_planes_jvp(
+    plane_size: int, primals: tuple[Any, Any], tangents: tuple[Any, Any]
+) -> tuple[Any, Any]:
+    # PyTorch's max_unpool backward gathers the output gradient at every index, repeated ones
+    # too (where a write wins, JAX would pass the gradient to the winner only); accumulating
+    # the tangents is the linear map whose transpose is that gather.
+    (values, positions), (values_dot, _) = primals, tangents
+    rows = jnp.arange(values.shape[0])[:, None]
+    planes = jnp.zeros((values.shape[0], plane_size), values_dot.dtype)
+    return (
+        _scatter_to_planes(values, positions, plane_size),
+        planes.at[rows, positions].add(values_dot),
+    )
+
+
+def _max_unpool(x: Any, indices: Any, output_size: Sequence[int]) -> Any:
+    """Each (batch, channel) plane: zeros with ``x`` written at its flat ``indices``."""
+    spatial = tuple(output_size)
+    lead = x.shape[: x.ndim - len(spatial)]
+    rows = math.prod(lead)
+    planes = _scatter_to_planes(x.reshape(rows, -1), indices.reshape(rows, -1), math.prod(spatial))
+    return planes.reshape(lead + spatial)
+
+
+@implements(aten.max_unpool2d)
+def max_unpool2d(x: Any, indices: Any, output_size: Sequence[int]) -> Any:
+    return _max_unpool(x, indices, output_size)
+
+
+@implements(aten.max_unpool3d)
+def max_unpool3d(
+    x: Any, indices: Any, output_size: Sequence[int], stride: Any, padding: Any
+) -> Any:
+    return _max_unpool(x, indices, output_size)
+
+
 # --------------------------------------------------------------------------------------------------
 # Normalization
 
