@@ -23,20 +23,11 @@ EXPECTED_FAILURES: dict[str, dict[str, str]] = {
     "as_strided_scatter": {
         "grad": "AssertionError: Tensor-likes are not close! Mismatched elements: 1 / 1 (100.0%) Greatest absolute difference: 1.0 at index (0,) (up to 1e-05 allowed)",
     },
-    "asin": {
-        "grad": "AssertionError: Tensor-likes are not close! Mismatched elements: 1 / 400 (0.2%) Greatest absolute difference: 6.29425048828125e-05 at index (12, 3) (up to 1e-05",
-    },
-    "atanh": {
-        "grad": "AssertionError: Tensor-likes are not close! Mismatched elements: 3 / 400 (0.8%) Greatest absolute difference: 0.002471923828125 at index (12, 3) (up to 1e-05 al",
-    },
     "corrcoef": {
         "jit": "ConcretizationError: torch2jax: torch.equal (aten.equal) reads a tensor's value into Python, but the tensor is traced by a JAX transformation (jit/grad/vmap) an",
     },
     "cov": {
         "jit": "ConcretizationError: torch2jax: torch.equal (aten.equal) reads a tensor's value into Python, but the tensor is traced by a JAX transformation (jit/grad/vmap) an",
-    },
-    "erfinv": {
-        "grad": "AssertionError: Tensor-likes are not close! Mismatched elements: 2 / 400 (0.5%) Greatest absolute difference: 0.0009002685546875 at index (12, 3) (up to 1e-05 a",
     },
     "geqrf": {
         "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.geqrf (ATen operation aten.geqrf.default): out = self.op(inp, *args, **kwargs)",
@@ -54,9 +45,6 @@ EXPECTED_FAILURES: dict[str, dict[str, str]] = {
     "histogramdd": {
         "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.histogramdd (ATen operation aten._histogramdd_bin_edges.default): out = self.o",
         "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.histogramdd (ATen operation aten._histogramdd_bin_edges.default): out = self.o",
-    },
-    "index_reduce.prod": {
-        "grad": "NotImplementedError: scatter_mul gradients are only implemented if `unique_indices=True`",
     },
     "linalg.det": {
         "grad": "IndexError: index is out of bounds for axis 0 with size 0",
@@ -107,15 +95,9 @@ EXPECTED_FAILURES: dict[str, dict[str, str]] = {
     "matrix_exp": {
         "grad": "AssertionError: Tensor-likes are not close! Mismatched elements: 24 / 25 (96.0%) Greatest absolute difference: 0.00750732421875 at index (4, 4) (up to 1e-05 all",
     },
-    "nextafter": {
-        "grad": "NotImplementedError: Differentiation rule for 'nextafter' not implemented",
-    },
     "nn.functional.conv_transpose3d": {
         "eager": "AssertionError: Tensor-likes are not close! Mismatched elements: 1 / 648 (0.2%) Greatest absolute difference: 2.384185791015625e-05 at index (0, 1, 4, 4, 0) (up",
         "jit": "AssertionError: Tensor-likes are not close! Mismatched elements: 1 / 648 (0.2%) Greatest absolute difference: 2.384185791015625e-05 at index (0, 1, 4, 4, 0) (up",
-    },
-    "nn.functional.cosine_similarity": {
-        "grad": "AssertionError: Tensor-likes are not close! Mismatched elements: 25 / 25 (100.0%) Greatest absolute difference: 0.06267059594392776 at index (4, 4) (up to 1e-05",
     },
     "nn.functional.ctc_loss": {
         "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.nn.functional.ctc_loss (ATen operation aten._ctc_loss.default): out = self.op(",
@@ -137,10 +119,6 @@ EXPECTED_FAILURES: dict[str, dict[str, str]] = {
         "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.nn.functional.fractional_max_pool3d (ATen operation aten.fractional_max_pool3d",
         "grad": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.nn.functional.fractional_max_pool3d (ATen operation aten.fractional_max_pool3d",
     },
-    "nn.functional.gaussian_nll_loss": {
-        "jit": "ConcretizationError: torch2jax: torch.nn.functional.gaussian_nll_loss reads a tensor's value into Python, but the tensor is traced by a JAX transformation (jit/",
-        "grad": "AssertionError: Tensor-likes are not close! Mismatched elements: 5 / 5 (100.0%) Greatest absolute difference: 1.6148059368133545 at index (4,) (up to 1e-05 allo",
-    },
     "nn.functional.linear_cross_entropy.chunked": {
         "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.nn.functional.linear_cross_entropy (ATen operation torch_nn._linear_cross_entr",
         "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.nn.functional.linear_cross_entropy (ATen operation torch_nn._linear_cross_entr",
@@ -151,12 +129,6 @@ EXPECTED_FAILURES: dict[str, dict[str, str]] = {
         "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.nn.functional.linear_cross_entropy (ATen operation torch_nn._linear_cross_entr",
         "grad": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.nn.functional.linear_cross_entropy (ATen operation torch_nn._linear_cross_entr",
     },
-    "nn.functional.max_unpool2d": {
-        "grad": "AssertionError: Tensor-likes are not close! Mismatched elements: 1 / 6 (16.7%) Greatest absolute difference: 1.0 at index (0, 0, 0, 1) (up to 1e-05 allowed)",
-    },
-    "nn.functional.max_unpool3d": {
-        "grad": "AssertionError: Tensor-likes are not close! Mismatched elements: 4 / 12 (33.3%) Greatest absolute difference: 1.0 at index (0, 0, 0, 1, 1) (up to 1e-05 allowed)",
-    },
     "nn.functional.multi_head_attention_forward": {
         "eager": "MissingRNGError: torch2jax: torch.nn.functional.multi_head_attention_forward (aten.bernoulli) draws random numbers, but no JAX PRNG key was given: out = self.op",
         "jit": "MissingRNGError: torch2jax: torch.nn.functional.multi_head_attention_forward (aten.bernoulli) draws random numbers, but no JAX PRNG key was given: out = self.op",
@@ -165,9 +137,6 @@ EXPECTED_FAILURES: dict[str, dict[str, str]] = {
     "nn.functional.one_hot": {
         "jit": "ConcretizationError: torch2jax: torch.nn.functional.one_hot reads a tensor's value into Python, but the tensor is traced by a JAX transformation (jit/grad/vmap)",
         "x64_off": "RuntimeError: one_hot is only applicable to index tensor of type LongTensor.",
-    },
-    "nn.functional.scaled_dot_product_attention": {
-        "grad": "AssertionError: Tensor-likes are not close! Mismatched elements: 2 / 96 (2.1%) Greatest absolute difference: 1.1986024219368119e-05 at index (1, 0, 3) (up to 1e",
     },
     "ormqr": {
         "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.ormqr (ATen operation aten.ormqr.default): out = self.op(inp, *args, **kwargs)",
@@ -178,45 +147,6 @@ EXPECTED_FAILURES: dict[str, dict[str, str]] = {
         "eager": "AssertionError: shape (3, 3) != (3, 2)",
         "jit": "AssertionError: shape (3, 3) != (3, 2)",
         "grad": "NotImplementedError: Singular value decomposition JVP not implemented for full matrices",
-    },
-    "scatter_reduce.prod": {
-        "grad": "NotImplementedError: scatter_mul gradients are only implemented if `unique_indices=True`",
-    },
-    "special.airy_ai": {
-        "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.special.airy_ai (ATen operation aten.special_airy_ai.default): out = self.op(i",
-        "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.special.airy_ai (ATen operation aten.special_airy_ai.default): out = self.op(i",
-    },
-    "special.bessel_j0": {
-        "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.special.bessel_j0 (ATen operation prims.bessel_j0.default): out = self.op(inp,",
-        "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.special.bessel_j0 (ATen operation prims.bessel_j0.default): out = self.op(inp,",
-    },
-    "special.bessel_j1": {
-        "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.special.bessel_j1 (ATen operation prims.bessel_j1.default): out = self.op(inp,",
-        "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.special.bessel_j1 (ATen operation prims.bessel_j1.default): out = self.op(inp,",
-    },
-    "special.bessel_y0": {
-        "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.special.bessel_y0 (ATen operation aten.special_bessel_y0.default): out = self.",
-        "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.special.bessel_y0 (ATen operation aten.special_bessel_y0.default): out = self.",
-    },
-    "special.bessel_y1": {
-        "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.special.bessel_y1 (ATen operation aten.special_bessel_y1.default): out = self.",
-        "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.special.bessel_y1 (ATen operation aten.special_bessel_y1.default): out = self.",
-    },
-    "special.modified_bessel_k0": {
-        "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.special.modified_bessel_k0 (ATen operation aten.special_modified_bessel_k0.def",
-        "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.special.modified_bessel_k0 (ATen operation aten.special_modified_bessel_k0.def",
-    },
-    "special.modified_bessel_k1": {
-        "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.special.modified_bessel_k1 (ATen operation aten.special_modified_bessel_k1.def",
-        "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.special.modified_bessel_k1 (ATen operation aten.special_modified_bessel_k1.def",
-    },
-    "special.scaled_modified_bessel_k0": {
-        "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.special.scaled_modified_bessel_k0 (ATen operation aten.special_scaled_modified",
-        "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.special.scaled_modified_bessel_k0 (ATen operation aten.special_scaled_modified",
-    },
-    "special.scaled_modified_bessel_k1": {
-        "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.special.scaled_modified_bessel_k1 (ATen operation aten.special_scaled_modified",
-        "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.special.scaled_modified_bessel_k1 (ATen operation aten.special_scaled_modified",
     },
     "svd_lowrank": {
         "eager": "AssertionError: shape (3, 3) != (3, 2)",

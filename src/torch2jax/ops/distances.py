@@ -1,4 +1,5 @@
-"""Pairwise distances (``cdist``, ``pdist``) and the trilinear product behind ``F.bilinear``."""
+"""Pairwise distances (``cdist``, ``pdist``), cosine similarity, and the trilinear product behind
+``F.bilinear``."""
 
 from __future__ import annotations
 
@@ -6,8 +7,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import jax.numpy as jnp
+import torch
 
-from torch2jax.ops._common import aten
+from torch2jax.ops._common import aten, canonical_dim, result_type
+from torch2jax.ops._gradients import value_with_gradient_of
 from torch2jax.registry import implements
 
 
@@ -55,3 +58,27 @@ def trilinear(
 
     product = expand(i1, expand1) * expand(i2, expand2) * expand(i3, expand3)
     return jnp.sum(product, axis=tuple(sumdim)) if sumdim else product
+
+
+@implements(torch.cosine_similarity)
+def cosine_similarity(x1: Any, x2: Any, dim: int = 1, eps: float = 1e-8) -> Any:
+    """PyTorch's cosine similarity: each input over its norm, the norms clamped to ``eps``.
+
+    PyTorch clamps the norms in place under ``torch.no_grad``, so the gradient flows through
+    the unclamped norms; under functionalization that clamp would cut the gradient instead, so
+    the function is lowered whole.
+    """
+    dtype = result_type(x1, x2)
+    if not jnp.issubdtype(dtype, jnp.floating):
+        raise TypeError(f"cosine_similarity: expected a floating common dtype, got {dtype}")
+    x1, x2 = jnp.broadcast_arrays(x1.astype(dtype), x2.astype(dtype))
+    axis = canonical_dim(dim, x1.ndim) if x1.ndim else None
+
+    def clamped_norm(x: Any) -> Any:
+        squares = jnp.sum(x * x, axis=axis, keepdims=True)
+        positive = squares > 0
+        # Zero subgradient at a zero vector, as linalg.vector_norm's backward gives.
+        norm = jnp.where(positive, jnp.sqrt(jnp.where(positive, squares, 1)), 0)
+        return value_with_gradient_of(norm, jnp.maximum(norm, eps))
+
+    return jnp.sum((x1 / clamped_norm(x1)) * (x2 / clamped_norm(x2)), axis=axis)

@@ -102,6 +102,60 @@ def _trunc_or_identity(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return lambda x: fn(x) if category(x.dtype) >= 2 else x
 
 
+# Inverse functions whose derivative PyTorch computes from 1 - x^2 with x^2 rounded first: near
+# |x| = 1 that difference cancels, so the rounding shows. XLA's CPU backend would fuse the product
+# into the subtraction (one fused multiply-add, one rounding); a max with 0, a no-op on a square,
+# keeps them apart so that jax.grad rounds as torch.autograd does.
+
+
+def _rounded_square(x: Any) -> Any:
+    return jnp.maximum(x * x, 0)
+
+
+@jax.custom_jvp
+def _real_asin(x: Any) -> Any:
+    return jnp.arcsin(x)
+
+
+@_real_asin.defjvp
+def _real_asin_jvp(primals: tuple[Any], tangents: tuple[Any]) -> tuple[Any, Any]:
+    (x,), (dx,) = primals, tangents
+    return _real_asin(x), dx * jax.lax.rsqrt(1 - _rounded_square(x))
+
+
+@jax.custom_jvp
+def _real_atanh(x: Any) -> Any:
+    return jnp.arctanh(x)
+
+
+@_real_atanh.defjvp
+def _real_atanh_jvp(primals: tuple[Any], tangents: tuple[Any]) -> tuple[Any, Any]:
+    (x,), (dx,) = primals, tangents
+    return _real_atanh(x), dx / (1 - _rounded_square(x))
+
+
+def _asin(x: Any) -> Any:
+    return jnp.arcsin(x) if jnp.iscomplexobj(x) else _real_asin(x)
+
+
+def _atanh(x: Any) -> Any:
+    return jnp.arctanh(x) if jnp.iscomplexobj(x) else _real_atanh(x)
+
+
+@jax.custom_jvp
+def _nextafter(x: Any, toward: Any) -> Any:
+    return jnp.nextafter(x, toward)
+
+
+@_nextafter.defjvp
+def _nextafter_jvp(primals: tuple[Any, Any], tangents: tuple[Any, Any]) -> tuple[Any, Any]:
+    # PyTorch's derivative: the step is locally constant, so the result moves with x; the
+    # direction contributes nothing.
+    (x, toward), (dx, _) = primals, tangents
+    out = _nextafter(x, toward)
+    return out, jnp.broadcast_to(dx, out.shape).astype(out.dtype)
+
+
 UNARY_SAME = {
     aten.neg: jnp.negative,
     aten.positive: lambda x: x,
@@ -122,7 +176,7 @@ UNARY_INT_TO_FLOAT = {
     aten.sin: jnp.sin,
     aten.cos: jnp.cos,
     aten.tan: jnp.tan,
-    aten.asin: jnp.arcsin,
+    aten.asin: _asin,
     aten.acos: jnp.arccos,
     aten.atan: jnp.arctan,
     aten.sinh: jnp.sinh,
@@ -130,7 +184,7 @@ UNARY_INT_TO_FLOAT = {
     aten.tanh: jnp.tanh,
     aten.asinh: jnp.arcsinh,
     aten.acosh: jnp.arccosh,
-    aten.atanh: jnp.arctanh,
+    aten.atanh: _atanh,
     aten.exp: jnp.exp,
     aten.exp2: jnp.exp2,
     aten.expm1: jnp.expm1,
@@ -144,7 +198,6 @@ UNARY_INT_TO_FLOAT = {
     aten.sigmoid: jax.nn.sigmoid,
     aten.erf: jss.erf,
     aten.erfc: jss.erfc,
-    aten.erfinv: jss.erfinv,
     aten.lgamma: jss.gammaln,
     aten.i0: jss.i0,
     aten.special_i0e: jss.i0e,
@@ -184,7 +237,7 @@ BINARY_DEFAULT = {
     aten.__rshift__: jnp.right_shift,
     aten.floor_divide: jnp.floor_divide,
     aten.heaviside: jnp.heaviside,
-    aten.nextafter: jnp.nextafter,
+    aten.nextafter: _nextafter,
     aten.gcd: jnp.gcd,
     aten.lcm: jnp.lcm,
 }

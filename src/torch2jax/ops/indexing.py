@@ -16,6 +16,7 @@ import jax.numpy as jnp
 from torch2jax.errors import DataDependentShapeError
 from torch2jax.ops._common import aten, canonical_dim, cast, is_array
 from torch2jax.ops.reductions import index_dtype
+from torch2jax.ops.scatter import scatter_product
 from torch2jax.registry import implements
 
 
@@ -145,7 +146,7 @@ def _scatter(x: Any, dim: int, index: Any, src: Any, reduce: str | None) -> Any:
     if reduce in ("add", "sum"):
         return where.add(src)
     if reduce in ("multiply", "prod"):
-        return where.multiply(src)
+        return scatter_product(x, src, *_scatter_index(index, dim))
     if reduce == "amax":
         return where.max(src)
     if reduce == "amin":

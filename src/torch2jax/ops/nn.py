@@ -461,6 +461,51 @@ implements(aten.adaptive_max_pool2d, aten.adaptive_max_pool1d, aten.adaptive_max
 )
 
 
+@functools.partial(jax.custom_jvp, nondiff_argnums=(2,))
+def _scatter_to_planes(values: Any, positions: Any, plane_size: int) -> Any:
+    """Rows of ``values`` written at ``positions`` into zero rows of ``plane_size``."""
+    rows = jnp.arange(values.shape[0])[:, None]
+    planes = jnp.zeros((values.shape[0], plane_size), values.dtype)
+    return planes.at[rows, positions].set(values)
+
+
+@_scatter_to_planes.defjvp
+def _scatter_to_planes_jvp(
+    plane_size: int, primals: tuple[Any, Any], tangents: tuple[Any, Any]
+) -> tuple[Any, Any]:
+    # PyTorch's max_unpool backward gathers the output gradient at every index, repeated ones
+    # too (where a write wins, JAX would pass the gradient to the winner only); accumulating
+    # the tangents is the linear map whose transpose is that gather.
+    (values, positions), (values_dot, _) = primals, tangents
+    rows = jnp.arange(values.shape[0])[:, None]
+    planes = jnp.zeros((values.shape[0], plane_size), values_dot.dtype)
+    return (
+        _scatter_to_planes(values, positions, plane_size),
+        planes.at[rows, positions].add(values_dot),
+    )
+
+
+def _max_unpool(x: Any, indices: Any, output_size: Sequence[int]) -> Any:
+    """Each (batch, channel) plane: zeros with ``x`` written at its flat ``indices``."""
+    spatial = tuple(output_size)
+    lead = x.shape[: x.ndim - len(spatial)]
+    rows = math.prod(lead)
+    planes = _scatter_to_planes(x.reshape(rows, -1), indices.reshape(rows, -1), math.prod(spatial))
+    return planes.reshape(lead + spatial)
+
+
+@implements(aten.max_unpool2d)
+def max_unpool2d(x: Any, indices: Any, output_size: Sequence[int]) -> Any:
+    return _max_unpool(x, indices, output_size)
+
+
+@implements(aten.max_unpool3d)
+def max_unpool3d(
+    x: Any, indices: Any, output_size: Sequence[int], stride: Any, padding: Any
+) -> Any:
+    return _max_unpool(x, indices, output_size)
+
+
 # --------------------------------------------------------------------------------------------------
 # Normalization
 
@@ -761,24 +806,55 @@ def _attention_scores(
     return scores
 
 
-def _attend(scores: Any, value: Any, dropout_p: float) -> Any:
-    """Softmax over keys (PyTorch's safe softmax), dropout from the rng key, then ``@ value``."""
-    from torch2jax.torchish import current_conversion
-
-    # PyTorch's safe softmax: a row with every key masked out attends to nothing (zeros, not NaN).
+def _attention_weights(scores: Any) -> Any:
+    """Softmax over keys, PyTorch's safe softmax: a row with every key masked out attends to
+    nothing (zeros, not NaN)."""
     weights = jax.nn.softmax(scores, axis=-1)
-    weights = jnp.where(jnp.isneginf(jnp.max(scores, axis=-1, keepdims=True)), 0, weights).astype(
+    return jnp.where(jnp.isneginf(jnp.max(scores, axis=-1, keepdims=True)), 0, weights).astype(
         weights.dtype
     )
-    if dropout_p > 0.0:
-        keep = jax.random.bernoulli(
-            current_conversion().next_key(
-                "torch.nn.functional.scaled_dot_product_attention(dropout_p>0)"
-            ),
-            1.0 - dropout_p,
-            weights.shape,
-        )
-        weights = jnp.where(keep, weights / (1.0 - dropout_p), 0).astype(weights.dtype)
+
+
+@jax.custom_jvp
+def _softmax_attention(scores: Any, value: Any) -> Any:
+    return jnp.matmul(_attention_weights(scores), value, precision=precision())
+
+
+@_softmax_attention.defjvp
+def _softmax_attention_jvp(primals: tuple[Any, Any], tangents: tuple[Any, Any]) -> tuple[Any, Any]:
+    """d out = (P * dS) V - rowsum(P * dS) out + P dV, with P the weights.
+
+    The softmax term is written with ``out`` rather than ``P V``, so that reverse mode's
+    softmax correction is rowsum(grad_out * out), as in PyTorch's attention backward kernels,
+    and its gradients agree with torch.autograd to round-off; forward mode is unaffected.
+    """
+    (scores, value), (scores_dot, value_dot) = primals, tangents
+    weights = _attention_weights(scores)
+    out = jnp.matmul(weights, value, precision=precision())
+    weighted = weights * scores_dot
+    out_dot = (
+        jnp.matmul(weighted, value, precision=precision())
+        - jnp.sum(weighted, axis=-1, keepdims=True) * out
+        + jnp.matmul(weights, value_dot, precision=precision())
+    )
+    return out, out_dot
+
+
+def _attend(scores: Any, value: Any, dropout_p: float) -> Any:
+    """Softmax over keys, dropout from the rng key, then ``@ value``."""
+    from torch2jax.torchish import current_conversion
+
+    if dropout_p == 0.0:
+        return _softmax_attention(scores, value)
+    weights = _attention_weights(scores)
+    keep = jax.random.bernoulli(
+        current_conversion().next_key(
+            "torch.nn.functional.scaled_dot_product_attention(dropout_p>0)"
+        ),
+        1.0 - dropout_p,
+        weights.shape,
+    )
+    weights = jnp.where(keep, weights / (1.0 - dropout_p), 0).astype(weights.dtype)
     return jnp.matmul(weights, value, precision=precision())
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import jax
 import jax.numpy as jnp
 
 from torch2jax.ops._common import aten, canonical_dim, cast
@@ -29,6 +30,47 @@ def masked_scatter(x: Any, mask: Any, source: Any) -> Any:
     position = jnp.cumsum(flat_mask) - 1
     taken = jnp.take(source.ravel(), jnp.clip(position, 0, max(source.size - 1, 0)))
     return jnp.where(flat_mask, cast(taken, x.dtype), x.ravel()).reshape(x.shape)
+
+
+@jax.custom_jvp
+def scatter_product(base: Any, src: Any, *indices: Any) -> Any:
+    """``base.at[indices].multiply(src)``, differentiable however often an index repeats.
+
+    JAX differentiates a scatter-multiply only with unique indices; the derivative here is
+    PyTorch's (scatter_reduce/index_reduce "prod"): each factor's partial derivative is the
+    product of the others, taken as result / factor, with zeros handled apart so that a single
+    zero factor still passes the product of the others.
+    """
+    return base.at[indices].multiply(src)
+
+
+def _product_partials(base: Any, src: Any, indices: tuple[Any, ...]) -> tuple[Any, Any]:
+    result = scatter_product(base, src, *indices)
+    # base: result / base, with a zero base replaced by 1 on both sides.
+    ones_for_zero_base = jnp.where(base == 0, jnp.ones_like(base), base)
+    base_partial = scatter_product(ones_for_zero_base, src, *indices) / ones_for_zero_base
+    # src: result / src, except for the only zero at its destination (the others' product).
+    src_zero = src == 0
+    zeros_at_destination = (
+        jnp.zeros(base.shape, base.dtype).at[indices].add(src_zero.astype(base.dtype))
+    )
+    single_zero = src_zero & (zeros_at_destination[indices] == 1)
+    others = scatter_product(base, jnp.where(single_zero, jnp.ones_like(src), src), *indices)
+    src_partial = jnp.where(
+        single_zero, others[indices], result[indices] / jnp.where(src_zero, 1, src)
+    )
+    return base_partial, src_partial
+
+
+@scatter_product.defjvp
+def _scatter_product_jvp(primals: tuple[Any, ...], tangents: tuple[Any, ...]) -> tuple[Any, Any]:
+    base, src, *indices = primals
+    base_dot, src_dot = tangents[:2]
+    base_partial, src_partial = _product_partials(base, src, tuple(indices))
+    tangent = base_partial * base_dot + jnp.zeros_like(base).at[tuple(indices)].add(
+        src_partial * src_dot
+    )
+    return scatter_product(base, src, *indices), tangent
 
 
 _IDENTITY = {"prod": 1, "mean": 0, "amax": -jnp.inf, "amin": jnp.inf}
@@ -64,7 +106,7 @@ def index_reduce(
     start = moved if include_self else jnp.where(touched, _identity(reduce, x.dtype), moved)
     where = start.at[index]
     if reduce == "prod":
-        out = where.multiply(src)
+        out = scatter_product(start, src, index)
     elif reduce == "amax":
         out = where.max(src)
     elif reduce == "amin":
