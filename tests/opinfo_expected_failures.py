@@ -38,10 +38,6 @@ EXPECTED_FAILURES: dict[str, dict[str, str]] = {
     "erfinv": {
         "grad": "AssertionError: Tensor-likes are not close! Mismatched elements: 2 / 400 (0.5%) Greatest absolute difference: 0.0009002685546875 at index (12, 3) (up to 1e-05 a",
     },
-    "geqrf": {
-        "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.geqrf (ATen operation aten.geqrf.default): out = self.op(inp, *args, **kwargs)",
-        "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.geqrf (ATen operation aten.geqrf.default): out = self.op(inp, *args, **kwargs)",
-    },
     "grid_sampler_3d": {
         "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.grid_sampler_3d (ATen operation aten.grid_sampler_3d.default): out = self.op(i",
         "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.grid_sampler_3d (ATen operation aten.grid_sampler_3d.default): out = self.op(i",
@@ -61,11 +57,6 @@ EXPECTED_FAILURES: dict[str, dict[str, str]] = {
     "linalg.det": {
         "grad": "IndexError: index is out of bounds for axis 0 with size 0",
     },
-    "linalg.householder_product": {
-        "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.linalg.householder_product (ATen operation aten.linalg_householder_product.def",
-        "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.linalg.householder_product (ATen operation aten.linalg_householder_product.def",
-        "grad": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.linalg.householder_product (ATen operation aten.linalg_householder_product.def",
-    },
     "linalg.ldl_factor": {
         "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.linalg.ldl_factor (ATen operation aten.linalg_ldl_factor_ex.default): out = se",
         "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.linalg.ldl_factor (ATen operation aten.linalg_ldl_factor_ex.default): out = se",
@@ -78,28 +69,8 @@ EXPECTED_FAILURES: dict[str, dict[str, str]] = {
         "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.linalg.ldl_solve (ATen operation aten.linalg_ldl_solve.default): out = self.op",
         "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.linalg.ldl_solve (ATen operation aten.linalg_ldl_solve.default): out = self.op",
     },
-    "linalg.lstsq": {
-        "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.linalg.lstsq (ATen operation aten.linalg_lstsq.default): out = self.op(inp, *a",
-        "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.linalg.lstsq (ATen operation aten.linalg_lstsq.default): out = self.op(inp, *a",
-        "grad": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.linalg.lstsq (ATen operation aten.linalg_lstsq.default): out = self.op(inp, *a",
-    },
-    "linalg.lstsq.grad_oriented": {
-        "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.linalg.lstsq (ATen operation aten.linalg_lstsq.default): out = self.op(inp, *a",
-        "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.linalg.lstsq (ATen operation aten.linalg_lstsq.default): out = self.op(inp, *a",
-        "grad": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.linalg.lstsq (ATen operation aten.linalg_lstsq.default): out = self.op(inp, *a",
-    },
-    "linalg.matrix_sqrth": {
-        "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.linalg.matrix_sqrth (ATen operation aten.linalg_matrix_sqrth.default): out = s",
-        "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.linalg.matrix_sqrth (ATen operation aten.linalg_matrix_sqrth.default): out = s",
-        "grad": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.linalg.matrix_sqrth (ATen operation aten.linalg_matrix_sqrth.default): out = s",
-    },
     "linalg.pinv.hermitian": {
         "grad": "AssertionError: Tensor-likes are not close! Mismatched elements: 25 / 25 (100.0%) Greatest absolute difference: 14.877859115600586 at index (1, 3) (up to 1e-05 ",
-    },
-    "linalg.polar": {
-        "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.linalg.polar (ATen operation aten.linalg_polar.default): out = self.op(inp, *a",
-        "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.linalg.polar (ATen operation aten.linalg_polar.default): out = self.op(inp, *a",
-        "grad": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.linalg.polar (ATen operation aten.linalg_polar.default): out = self.op(inp, *a",
     },
     "logcumsumexp": {
         "grad": "AssertionError: Tensor-likes are not close! Mismatched elements: 25 / 125 (20.0%) Greatest absolute difference: 0.0003147125244140625 at index (0, 0, 0) (up to ",
@@ -168,11 +139,6 @@ EXPECTED_FAILURES: dict[str, dict[str, str]] = {
     },
     "nn.functional.scaled_dot_product_attention": {
         "grad": "AssertionError: Tensor-likes are not close! Mismatched elements: 2 / 96 (2.1%) Greatest absolute difference: 1.1986024219368119e-05 at index (1, 0, 3) (up to 1e",
-    },
-    "ormqr": {
-        "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.ormqr (ATen operation aten.ormqr.default): out = self.op(inp, *args, **kwargs)",
-        "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.ormqr (ATen operation aten.ormqr.default): out = self.op(inp, *args, **kwargs)",
-        "grad": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.ormqr (ATen operation aten.ormqr.default): out = self.op(inp, *args, **kwargs)",
     },
     "pca_lowrank": {
         "eager": "AssertionError: shape (3, 3) != (3, 2)",

@@ -262,3 +262,61 @@ def linalg_pinv(a: Any, *, atol: Any = None, rtol: Any = None, hermitian: bool =
     cutoff = jnp.maximum(jnp.asarray(atol)[..., None], jnp.asarray(rtol)[..., None] * largest)
     inverse_s = jnp.where(magnitude > cutoff, 1 / jnp.where(magnitude > cutoff, s, 1), 0.0)
     return _matmul(_mH(vh) * inverse_s[..., None, :].astype(a.dtype), _mH(u))
+
+
+# --------------------------------------------------------------------------------------------------
+# Least squares
+
+
+def _lstsq_pinv(a: Any, b: Any, rcond: float | None) -> tuple[Any, Any, Any]:
+    """The minimum-norm solution through the pseudo-inverse, singular values at most
+    ``rcond * s_max`` dropped: solution, rank, singular values.
+
+    ``jnp.linalg.pinv`` has its own derivative rule (the one PyTorch's lstsq backward uses);
+    differentiating through the SVD would divide by gaps between singular values instead, which
+    loses every digit on a nearly orthogonal ``a``."""
+    m, n = a.shape[-2:]
+    if rcond is None or rcond < 0:  # LAPACK treats a negative rcond as machine precision too
+        rcond = float(jnp.finfo(a.dtype).eps) * max(m, n)
+    s = jax.lax.stop_gradient(jnp.linalg.svd(a, compute_uv=False))
+    largest = s[..., :1] if min(m, n) > 0 else jnp.zeros((*s.shape[:-1], 1), s.dtype)
+    rank = jnp.sum(s > rcond * largest, axis=-1).astype(jnp.int64)
+    pseudo_inverse = jnp.linalg.pinv(a, rtol=rcond) if min(m, n) > 0 else _mH(a)
+    return _matmul(pseudo_inverse, b), rank, s
+
+
+def _all_full_rank(rank: Any, n: int) -> bool:
+    """Whether PyTorch reports residuals: eagerly from the ranks; under a transformation the
+    ranks have no value, and full rank is assumed (PyTorch returns an empty tensor otherwise)."""
+    if isinstance(rank, jax.core.Tracer):
+        return True
+    return bool(jnp.all(rank == n))
+
+
+@implements(aten.linalg_lstsq)
+def linalg_lstsq(a: Any, b: Any, rcond: float | None = None, *, driver: str | None = None) -> Any:
+    """``(solution, residuals, rank, singular_values)`` shaped as PyTorch's CPU drivers return
+    them: rank for gelsy/gelsd/gelss, singular values for gelsd/gelss, residuals (squared
+    column norms of A X - B) where m > n, the driver is not gelsy, and every matrix has full
+    rank. Every driver returns the minimum-norm solution through the pseudo-inverse (gels
+    assumes full rank, where it is the same solution) and the rank from the singular values
+    (gelsy decides rank by its pivoted QR's condition estimate, which can differ on
+    borderline-rank matrices). Under a transformation the ranks have no value, and residuals
+    are returned as if every matrix had full rank."""
+    driver = driver or "gelsy"
+    vector = b.ndim == a.ndim - 1
+    rhs = b[..., None] if vector else b
+    a, rhs = _broadcast_batch(a, rhs)
+    m, n = a.shape[-2:]
+    empty = jnp.zeros((0,), a.dtype)
+    solution, rank, s = _lstsq_pinv(a, rhs, rcond)
+    if driver == "gels":
+        rank, singular_values, full_rank = jnp.zeros((0,), jnp.int64), empty, True
+    else:
+        singular_values = s.astype(a.dtype) if driver in ("gelsd", "gelss") else empty
+        full_rank = driver != "gelsy" and m > n and _all_full_rank(rank, n)
+    if m > n and full_rank:
+        residuals = jnp.sum(jnp.abs(_matmul(a, solution) - rhs) ** 2, axis=-2)
+    else:
+        residuals = jnp.zeros((0,), jnp.real(empty).dtype)
+    return (solution[..., 0] if vector else solution), residuals, rank, singular_values
