@@ -54,9 +54,6 @@ EXPECTED_FAILURES: dict[str, dict[str, str]] = {
     "index_reduce.prod": {
         "grad": "NotImplementedError: scatter_mul gradients are only implemented if `unique_indices=True`",
     },
-    "linalg.det": {
-        "grad": "IndexError: index is out of bounds for axis 0 with size 0",
-    },
     "linalg.ldl_factor": {
         "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.linalg.ldl_factor (ATen operation aten.linalg_ldl_factor_ex.default): out = se",
         "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.linalg.ldl_factor (ATen operation aten.linalg_ldl_factor_ex.default): out = se",
@@ -140,11 +137,6 @@ EXPECTED_FAILURES: dict[str, dict[str, str]] = {
     "nn.functional.scaled_dot_product_attention": {
         "grad": "AssertionError: Tensor-likes are not close! Mismatched elements: 2 / 96 (2.1%) Greatest absolute difference: 1.1986024219368119e-05 at index (1, 0, 3) (up to 1e",
     },
-    "pca_lowrank": {
-        "eager": "AssertionError: shape (3, 3) != (3, 2)",
-        "jit": "AssertionError: shape (3, 3) != (3, 2)",
-        "grad": "NotImplementedError: Singular value decomposition JVP not implemented for full matrices",
-    },
     "scatter_reduce.prod": {
         "grad": "NotImplementedError: scatter_mul gradients are only implemented if `unique_indices=True`",
     },
@@ -183,11 +175,6 @@ EXPECTED_FAILURES: dict[str, dict[str, str]] = {
     "special.scaled_modified_bessel_k1": {
         "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.special.scaled_modified_bessel_k1 (ATen operation aten.special_scaled_modified",
         "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.special.scaled_modified_bessel_k1 (ATen operation aten.special_scaled_modified",
-    },
-    "svd_lowrank": {
-        "eager": "AssertionError: shape (3, 3) != (3, 2)",
-        "jit": "AssertionError: shape (3, 3) != (3, 2)",
-        "grad": "NotImplementedError: Singular value decomposition JVP not implemented for full matrices",
     },
     "tensor_split": {
         "eager": "RuntimeError: The tensor has a non-zero number of elements, but its data is not allocated yet. If you're using torch.compile/export/fx, it is likely that we are",

@@ -7,6 +7,7 @@ reports failure through NaNs instead, so ``info`` is zeros. LU pivots are LAPACK
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import jax
@@ -37,15 +38,42 @@ def _matmul(a: Any, b: Any) -> Any:
 # Decompositions
 
 
+@jax.custom_jvp
+def _svd_full(a: Any) -> tuple[Any, Any, Any]:
+    u, s, vh = jnp.linalg.svd(a, full_matrices=True)
+    return u, s, vh
+
+
+@_svd_full.defjvp
+def _svd_full_jvp(primals: tuple[Any], tangents: tuple[Any]) -> tuple[Any, Any]:
+    """JAX differentiates the reduced SVD only. PyTorch's backward ignores the columns past
+    min(m, n) (they complete an arbitrary basis): the reduced factors carry the derivative, the
+    completing columns (orthogonal to them) come from the full SVD and have zero tangents."""
+    (a,), (da,) = primals, tangents
+    k = min(a.shape[-2], a.shape[-1])
+    (u, s, vh), (du, ds, dvh) = jax.jvp(
+        lambda x: jnp.linalg.svd(x, full_matrices=False), (a,), (da,)
+    )
+    u_full, _, vh_full = jnp.linalg.svd(a, full_matrices=True)
+    u_rest, vh_rest = u_full[..., :, k:], vh_full[..., k:, :]
+    u = jnp.concatenate([u, u_rest], axis=-1)
+    vh = jnp.concatenate([vh, vh_rest], axis=-2)
+    du = jnp.concatenate([du, jnp.zeros_like(u_rest)], axis=-1)
+    dvh = jnp.concatenate([dvh, jnp.zeros_like(vh_rest)], axis=-2)
+    return (u, s, vh), (du, ds, dvh)
+
+
 @implements(aten._linalg_svd)
 def linalg_svd(
-    a: Any, full_matrices: bool = True, compute_uv: bool = True, *, driver: str | None = None
+    a: Any, full_matrices: bool = False, compute_uv: bool = True, *, driver: str | None = None
 ) -> Any:
     if not compute_uv:
         s = jnp.linalg.svd(a, compute_uv=False)
         empty = jnp.zeros((0,), a.dtype)
         return empty, s, empty
-    u, s, vh = jnp.linalg.svd(a, full_matrices=full_matrices)
+    if full_matrices and a.shape[-2] != a.shape[-1]:
+        return _svd_full(a)
+    u, s, vh = jnp.linalg.svd(a, full_matrices=False)
     return u, s, vh
 
 
@@ -191,12 +219,17 @@ def linalg_inv_ex(a: Any, *, check_errors: bool = False) -> Any:
 @implements(aten._linalg_det)
 def linalg_det(a: Any) -> Any:
     lu, pivots, _ = _lu(a)
+    if a.shape[-1] == 0:  # the empty product (JAX's derivative rule indexes the empty matrix)
+        return jnp.ones(a.shape[:-2], a.dtype), lu, pivots + 1
     return jnp.linalg.det(a), lu, pivots + 1
 
 
 @implements(aten._linalg_slogdet)
 def linalg_slogdet(a: Any) -> Any:
     lu, pivots, _ = _lu(a)
+    if a.shape[-1] == 0:
+        sign = jnp.ones(a.shape[:-2], a.dtype)
+        return sign, jnp.zeros(a.shape[:-2], jnp.real(sign).dtype), lu, pivots + 1
     sign, logabsdet = jnp.linalg.slogdet(a)
     return sign, logabsdet, lu, pivots + 1
 
@@ -245,8 +278,7 @@ def linalg_matrix_exp(a: Any) -> Any:
     return jsl.expm(a)
 
 
-@implements(aten.linalg_pinv.atol_rtol_tensor, aten.linalg_pinv.atol_rtol_float)
-def linalg_pinv(a: Any, *, atol: Any = None, rtol: Any = None, hermitian: bool = False) -> Any:
+def _pinv_value(a: Any, atol: Any, rtol: Any, hermitian: bool) -> Any:
     if hermitian:
         s, u = jnp.linalg.eigh(a, UPLO="L", symmetrize_input=False)
         vh = _mH(u)
@@ -262,6 +294,35 @@ def linalg_pinv(a: Any, *, atol: Any = None, rtol: Any = None, hermitian: bool =
     cutoff = jnp.maximum(jnp.asarray(atol)[..., None], jnp.asarray(rtol)[..., None] * largest)
     inverse_s = jnp.where(magnitude > cutoff, 1 / jnp.where(magnitude > cutoff, s, 1), 0.0)
     return _matmul(_mH(vh) * inverse_s[..., None, :].astype(a.dtype), _mH(u))
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(3,))
+def _pinv(a: Any, atol: Any, rtol: Any, hermitian: bool) -> Any:
+    return _pinv_value(a, atol, rtol, hermitian)
+
+
+@_pinv.defjvp
+def _pinv_jvp(hermitian: bool, primals: tuple, tangents: tuple) -> tuple[Any, Any]:
+    """The pseudo-inverse's derivative from the pseudo-inverse itself (PyTorch's rule, for
+    ``hermitian=True`` too: the gradient is that of pinv as a function of any matrix), which
+    never divides by gaps between singular values or eigenvalues."""
+    a, atol, rtol = primals
+    da = tangents[0]
+    p = _pinv_value(a, atol, rtol, hermitian)
+    m, n = a.shape[-2:]
+    dp = -_matmul(p, _matmul(da, p))
+    dp = dp + _matmul(
+        _matmul(p, _mH(p)), _matmul(_mH(da), jnp.eye(m, dtype=a.dtype) - _matmul(a, p))
+    )
+    dp = dp + _matmul(
+        jnp.eye(n, dtype=a.dtype) - _matmul(p, a), _matmul(_mH(da), _matmul(_mH(p), p))
+    )
+    return p, dp
+
+
+@implements(aten.linalg_pinv.atol_rtol_tensor, aten.linalg_pinv.atol_rtol_float)
+def linalg_pinv(a: Any, *, atol: Any = None, rtol: Any = None, hermitian: bool = False) -> Any:
+    return _pinv(a, atol, rtol, hermitian)
 
 
 # --------------------------------------------------------------------------------------------------
