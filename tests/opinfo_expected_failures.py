@@ -29,10 +29,6 @@ EXPECTED_FAILURES: dict[str, dict[str, str]] = {
     "cov": {
         "jit": "ConcretizationError: torch2jax: torch.equal (aten.equal) reads a tensor's value into Python, but the tensor is traced by a JAX transformation (jit/grad/vmap) an",
     },
-    "geqrf": {
-        "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.geqrf (ATen operation aten.geqrf.default): out = self.op(inp, *args, **kwargs)",
-        "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.geqrf (ATen operation aten.geqrf.default): out = self.op(inp, *args, **kwargs)",
-    },
     "grid_sampler_3d": {
         "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.grid_sampler_3d (ATen operation aten.grid_sampler_3d.default): out = self.op(i",
         "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.grid_sampler_3d (ATen operation aten.grid_sampler_3d.default): out = self.op(i",
@@ -46,14 +42,6 @@ EXPECTED_FAILURES: dict[str, dict[str, str]] = {
         "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.histogramdd (ATen operation aten._histogramdd_bin_edges.default): out = self.o",
         "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.histogramdd (ATen operation aten._histogramdd_bin_edges.default): out = self.o",
     },
-    "linalg.det": {
-        "grad": "IndexError: index is out of bounds for axis 0 with size 0",
-    },
-    "linalg.householder_product": {
-        "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.linalg.householder_product (ATen operation aten.linalg_householder_product.def",
-        "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.linalg.householder_product (ATen operation aten.linalg_householder_product.def",
-        "grad": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.linalg.householder_product (ATen operation aten.linalg_householder_product.def",
-    },
     "linalg.ldl_factor": {
         "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.linalg.ldl_factor (ATen operation aten.linalg_ldl_factor_ex.default): out = se",
         "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.linalg.ldl_factor (ATen operation aten.linalg_ldl_factor_ex.default): out = se",
@@ -66,28 +54,8 @@ EXPECTED_FAILURES: dict[str, dict[str, str]] = {
         "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.linalg.ldl_solve (ATen operation aten.linalg_ldl_solve.default): out = self.op",
         "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.linalg.ldl_solve (ATen operation aten.linalg_ldl_solve.default): out = self.op",
     },
-    "linalg.lstsq": {
-        "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.linalg.lstsq (ATen operation aten.linalg_lstsq.default): out = self.op(inp, *a",
-        "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.linalg.lstsq (ATen operation aten.linalg_lstsq.default): out = self.op(inp, *a",
-        "grad": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.linalg.lstsq (ATen operation aten.linalg_lstsq.default): out = self.op(inp, *a",
-    },
-    "linalg.lstsq.grad_oriented": {
-        "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.linalg.lstsq (ATen operation aten.linalg_lstsq.default): out = self.op(inp, *a",
-        "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.linalg.lstsq (ATen operation aten.linalg_lstsq.default): out = self.op(inp, *a",
-        "grad": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.linalg.lstsq (ATen operation aten.linalg_lstsq.default): out = self.op(inp, *a",
-    },
-    "linalg.matrix_sqrth": {
-        "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.linalg.matrix_sqrth (ATen operation aten.linalg_matrix_sqrth.default): out = s",
-        "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.linalg.matrix_sqrth (ATen operation aten.linalg_matrix_sqrth.default): out = s",
-        "grad": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.linalg.matrix_sqrth (ATen operation aten.linalg_matrix_sqrth.default): out = s",
-    },
     "linalg.pinv.hermitian": {
         "grad": "AssertionError: Tensor-likes are not close! Mismatched elements: 25 / 25 (100.0%) Greatest absolute difference: 14.877859115600586 at index (1, 3) (up to 1e-05 ",
-    },
-    "linalg.polar": {
-        "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.linalg.polar (ATen operation aten.linalg_polar.default): out = self.op(inp, *a",
-        "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.linalg.polar (ATen operation aten.linalg_polar.default): out = self.op(inp, *a",
-        "grad": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.linalg.polar (ATen operation aten.linalg_polar.default): out = self.op(inp, *a",
     },
     "logcumsumexp": {
         "grad": "AssertionError: Tensor-likes are not close! Mismatched elements: 25 / 125 (20.0%) Greatest absolute difference: 0.0003147125244140625 at index (0, 0, 0) (up to ",
@@ -137,21 +105,6 @@ EXPECTED_FAILURES: dict[str, dict[str, str]] = {
     "nn.functional.one_hot": {
         "jit": "ConcretizationError: torch2jax: torch.nn.functional.one_hot reads a tensor's value into Python, but the tensor is traced by a JAX transformation (jit/grad/vmap)",
         "x64_off": "RuntimeError: one_hot is only applicable to index tensor of type LongTensor.",
-    },
-    "ormqr": {
-        "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.ormqr (ATen operation aten.ormqr.default): out = self.op(inp, *args, **kwargs)",
-        "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.ormqr (ATen operation aten.ormqr.default): out = self.op(inp, *args, **kwargs)",
-        "grad": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.ormqr (ATen operation aten.ormqr.default): out = self.op(inp, *args, **kwargs)",
-    },
-    "pca_lowrank": {
-        "eager": "AssertionError: shape (3, 3) != (3, 2)",
-        "jit": "AssertionError: shape (3, 3) != (3, 2)",
-        "grad": "NotImplementedError: Singular value decomposition JVP not implemented for full matrices",
-    },
-    "svd_lowrank": {
-        "eager": "AssertionError: shape (3, 3) != (3, 2)",
-        "jit": "AssertionError: shape (3, 3) != (3, 2)",
-        "grad": "NotImplementedError: Singular value decomposition JVP not implemented for full matrices",
     },
     "tensor_split": {
         "eager": "RuntimeError: The tensor has a non-zero number of elements, but its data is not allocated yet. If you're using torch.compile/export/fx, it is likely that we are",

@@ -8,6 +8,8 @@ from torch2jax.ops import (  # noqa: F401
     fft,
     indexing,
     linalg,
+    linalg_functions,
+    linalg_qr,
     linalg_solvers,
     losses,
     nn,

@@ -7,6 +7,7 @@ reports failure through NaNs instead, so ``info`` is zeros. LU pivots are LAPACK
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import jax
@@ -37,15 +38,42 @@ def _matmul(a: Any, b: Any) -> Any:
 # Decompositions
 
 
+@jax.custom_jvp
+def _svd_full(a: Any) -> tuple[Any, Any, Any]:
+    u, s, vh = jnp.linalg.svd(a, full_matrices=True)
+    return u, s, vh
+
+
+@_svd_full.defjvp
+def _svd_full_jvp(primals: tuple[Any], tangents: tuple[Any]) -> tuple[Any, Any]:
+    """JAX differentiates the reduced SVD only. PyTorch's backward ignores the columns past
+    min(m, n) (they complete an arbitrary basis): the reduced factors carry the derivative, the
+    completing columns (orthogonal to them) come from the full SVD and have zero tangents."""
+    (a,), (da,) = primals, tangents
+    k = min(a.shape[-2], a.shape[-1])
+    (u, s, vh), (du, ds, dvh) = jax.jvp(
+        lambda x: jnp.linalg.svd(x, full_matrices=False), (a,), (da,)
+    )
+    u_full, _, vh_full = jnp.linalg.svd(a, full_matrices=True)
+    u_rest, vh_rest = u_full[..., :, k:], vh_full[..., k:, :]
+    u = jnp.concatenate([u, u_rest], axis=-1)
+    vh = jnp.concatenate([vh, vh_rest], axis=-2)
+    du = jnp.concatenate([du, jnp.zeros_like(u_rest)], axis=-1)
+    dvh = jnp.concatenate([dvh, jnp.zeros_like(vh_rest)], axis=-2)
+    return (u, s, vh), (du, ds, dvh)
+
+
 @implements(aten._linalg_svd)
 def linalg_svd(
-    a: Any, full_matrices: bool = True, compute_uv: bool = True, *, driver: str | None = None
+    a: Any, full_matrices: bool = False, compute_uv: bool = True, *, driver: str | None = None
 ) -> Any:
     if not compute_uv:
         s = jnp.linalg.svd(a, compute_uv=False)
         empty = jnp.zeros((0,), a.dtype)
         return empty, s, empty
-    u, s, vh = jnp.linalg.svd(a, full_matrices=full_matrices)
+    if full_matrices and a.shape[-2] != a.shape[-1]:
+        return _svd_full(a)
+    u, s, vh = jnp.linalg.svd(a, full_matrices=False)
     return u, s, vh
 
 
@@ -191,12 +219,17 @@ def linalg_inv_ex(a: Any, *, check_errors: bool = False) -> Any:
 @implements(aten._linalg_det)
 def linalg_det(a: Any) -> Any:
     lu, pivots, _ = _lu(a)
+    if a.shape[-1] == 0:  # the empty product (JAX's derivative rule indexes the empty matrix)
+        return jnp.ones(a.shape[:-2], a.dtype), lu, pivots + 1
     return jnp.linalg.det(a), lu, pivots + 1
 
 
 @implements(aten._linalg_slogdet)
 def linalg_slogdet(a: Any) -> Any:
     lu, pivots, _ = _lu(a)
+    if a.shape[-1] == 0:
+        sign = jnp.ones(a.shape[:-2], a.dtype)
+        return sign, jnp.zeros(a.shape[:-2], jnp.real(sign).dtype), lu, pivots + 1
     sign, logabsdet = jnp.linalg.slogdet(a)
     return sign, logabsdet, lu, pivots + 1
 
@@ -245,8 +278,7 @@ def linalg_matrix_exp(a: Any) -> Any:
     return jsl.expm(a)
 
 
-@implements(aten.linalg_pinv.atol_rtol_tensor, aten.linalg_pinv.atol_rtol_float)
-def linalg_pinv(a: Any, *, atol: Any = None, rtol: Any = None, hermitian: bool = False) -> Any:
+def _pinv_value(a: Any, atol: Any, rtol: Any, hermitian: bool) -> Any:
     if hermitian:
         s, u = jnp.linalg.eigh(a, UPLO="L", symmetrize_input=False)
         vh = _mH(u)
@@ -262,3 +294,90 @@ def linalg_pinv(a: Any, *, atol: Any = None, rtol: Any = None, hermitian: bool =
     cutoff = jnp.maximum(jnp.asarray(atol)[..., None], jnp.asarray(rtol)[..., None] * largest)
     inverse_s = jnp.where(magnitude > cutoff, 1 / jnp.where(magnitude > cutoff, s, 1), 0.0)
     return _matmul(_mH(vh) * inverse_s[..., None, :].astype(a.dtype), _mH(u))
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(3,))
+def _pinv(a: Any, atol: Any, rtol: Any, hermitian: bool) -> Any:
+    return _pinv_value(a, atol, rtol, hermitian)
+
+
+@_pinv.defjvp
+def _pinv_jvp(hermitian: bool, primals: tuple, tangents: tuple) -> tuple[Any, Any]:
+    """The pseudo-inverse's derivative from the pseudo-inverse itself (PyTorch's rule, for
+    ``hermitian=True`` too: the gradient is that of pinv as a function of any matrix), which
+    never divides by gaps between singular values or eigenvalues."""
+    a, atol, rtol = primals
+    da = tangents[0]
+    p = _pinv_value(a, atol, rtol, hermitian)
+    m, n = a.shape[-2:]
+    dp = -_matmul(p, _matmul(da, p))
+    dp = dp + _matmul(
+        _matmul(p, _mH(p)), _matmul(_mH(da), jnp.eye(m, dtype=a.dtype) - _matmul(a, p))
+    )
+    dp = dp + _matmul(
+        jnp.eye(n, dtype=a.dtype) - _matmul(p, a), _matmul(_mH(da), _matmul(_mH(p), p))
+    )
+    return p, dp
+
+
+@implements(aten.linalg_pinv.atol_rtol_tensor, aten.linalg_pinv.atol_rtol_float)
+def linalg_pinv(a: Any, *, atol: Any = None, rtol: Any = None, hermitian: bool = False) -> Any:
+    return _pinv(a, atol, rtol, hermitian)
+
+
+# --------------------------------------------------------------------------------------------------
+# Least squares
+
+
+def _lstsq_pinv(a: Any, b: Any, rcond: float | None) -> tuple[Any, Any, Any]:
+    """The minimum-norm solution through the pseudo-inverse, singular values at most
+    ``rcond * s_max`` dropped: solution, rank, singular values.
+
+    ``jnp.linalg.pinv`` has its own derivative rule (the one PyTorch's lstsq backward uses);
+    differentiating through the SVD would divide by gaps between singular values instead, which
+    loses every digit on a nearly orthogonal ``a``."""
+    m, n = a.shape[-2:]
+    if rcond is None or rcond < 0:  # LAPACK treats a negative rcond as machine precision too
+        rcond = float(jnp.finfo(a.dtype).eps) * max(m, n)
+    s = jax.lax.stop_gradient(jnp.linalg.svd(a, compute_uv=False))
+    largest = s[..., :1] if min(m, n) > 0 else jnp.zeros((*s.shape[:-1], 1), s.dtype)
+    rank = jnp.sum(s > rcond * largest, axis=-1).astype(jnp.int64)
+    pseudo_inverse = jnp.linalg.pinv(a, rtol=rcond) if min(m, n) > 0 else _mH(a)
+    return _matmul(pseudo_inverse, b), rank, s
+
+
+def _all_full_rank(rank: Any, n: int) -> bool:
+    """Whether PyTorch reports residuals: eagerly from the ranks; under a transformation the
+    ranks have no value, and full rank is assumed (PyTorch returns an empty tensor otherwise)."""
+    if isinstance(rank, jax.core.Tracer):
+        return True
+    return bool(jnp.all(rank == n))
+
+
+@implements(aten.linalg_lstsq)
+def linalg_lstsq(a: Any, b: Any, rcond: float | None = None, *, driver: str | None = None) -> Any:
+    """``(solution, residuals, rank, singular_values)`` shaped as PyTorch's CPU drivers return
+    them: rank for gelsy/gelsd/gelss, singular values for gelsd/gelss, residuals (squared
+    column norms of A X - B) where m > n, the driver is not gelsy, and every matrix has full
+    rank. Every driver returns the minimum-norm solution through the pseudo-inverse (gels
+    assumes full rank, where it is the same solution) and the rank from the singular values
+    (gelsy decides rank by its pivoted QR's condition estimate, which can differ on
+    borderline-rank matrices). Under a transformation the ranks have no value, and residuals
+    are returned as if every matrix had full rank."""
+    driver = driver or "gelsy"
+    vector = b.ndim == a.ndim - 1
+    rhs = b[..., None] if vector else b
+    a, rhs = _broadcast_batch(a, rhs)
+    m, n = a.shape[-2:]
+    empty = jnp.zeros((0,), a.dtype)
+    solution, rank, s = _lstsq_pinv(a, rhs, rcond)
+    if driver == "gels":
+        rank, singular_values, full_rank = jnp.zeros((0,), jnp.int64), empty, True
+    else:
+        singular_values = s.astype(a.dtype) if driver in ("gelsd", "gelss") else empty
+        full_rank = driver != "gelsy" and m > n and _all_full_rank(rank, n)
+    if m > n and full_rank:
+        residuals = jnp.sum(jnp.abs(_matmul(a, solution) - rhs) ** 2, axis=-2)
+    else:
+        residuals = jnp.zeros((0,), jnp.real(empty).dtype)
+    return (solution[..., 0] if vector else solution), residuals, rank, singular_values
