@@ -29,12 +29,6 @@ EXPECTED_FAILURES: dict[str, dict[str, str]] = {
     "atanh": {
         "grad": "AssertionError: Tensor-likes are not close! Mismatched elements: 3 / 400 (0.8%) Greatest absolute difference: 0.002471923828125 at index (12, 3) (up to 1e-05 al",
     },
-    "corrcoef": {
-        "jit": "ConcretizationError: torch2jax: torch.equal (aten.equal) reads a tensor's value into Python, but the tensor is traced by a JAX transformation (jit/grad/vmap) an",
-    },
-    "cov": {
-        "jit": "ConcretizationError: torch2jax: torch.equal (aten.equal) reads a tensor's value into Python, but the tensor is traced by a JAX transformation (jit/grad/vmap) an",
-    },
     "erfinv": {
         "grad": "AssertionError: Tensor-likes are not close! Mismatched elements: 2 / 400 (0.5%) Greatest absolute difference: 0.0009002685546875 at index (12, 3) (up to 1e-05 a",
     },
