@@ -23,12 +23,6 @@ EXPECTED_FAILURES: dict[str, dict[str, str]] = {
     "as_strided_scatter": {
         "grad": "AssertionError: Tensor-likes are not close! Mismatched elements: 1 / 1 (100.0%) Greatest absolute difference: 1.0 at index (0,) (up to 1e-05 allowed)",
     },
-    "corrcoef": {
-        "jit": "ConcretizationError: torch2jax: torch.equal (aten.equal) reads a tensor's value into Python, but the tensor is traced by a JAX transformation (jit/grad/vmap) an",
-    },
-    "cov": {
-        "jit": "ConcretizationError: torch2jax: torch.equal (aten.equal) reads a tensor's value into Python, but the tensor is traced by a JAX transformation (jit/grad/vmap) an",
-    },
     "grid_sampler_3d": {
         "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.grid_sampler_3d (ATen operation aten.grid_sampler_3d.default): out = self.op(i",
         "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.grid_sampler_3d (ATen operation aten.grid_sampler_3d.default): out = self.op(i",

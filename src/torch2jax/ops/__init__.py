@@ -2,6 +2,7 @@
 
 from torch2jax.ops import (  # noqa: F401
     counting_and_order,
+    covariance,
     creation,
     distances,
     elementwise,

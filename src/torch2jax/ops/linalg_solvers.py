@@ -329,6 +329,11 @@ def linalg_pinv(a: Any, *, atol: Any = None, rtol: Any = None, hermitian: bool =
 # Least squares
 
 
+def _index_dtype() -> Any:
+    """PyTorch's int64, or int32 where x64 is off (as JAX itself does), at call time."""
+    return jax.dtypes.canonicalize_dtype(jnp.int64)
+
+
 def _lstsq_pinv(a: Any, b: Any, rcond: float | None) -> tuple[Any, Any, Any]:
     """The minimum-norm solution through the pseudo-inverse, singular values at most
     ``rcond * s_max`` dropped: solution, rank, singular values.
@@ -341,7 +346,7 @@ def _lstsq_pinv(a: Any, b: Any, rcond: float | None) -> tuple[Any, Any, Any]:
         rcond = float(jnp.finfo(a.dtype).eps) * max(m, n)
     s = jax.lax.stop_gradient(jnp.linalg.svd(a, compute_uv=False))
     largest = s[..., :1] if min(m, n) > 0 else jnp.zeros((*s.shape[:-1], 1), s.dtype)
-    rank = jnp.sum(s > rcond * largest, axis=-1).astype(jnp.int64)
+    rank = jnp.sum(s > rcond * largest, axis=-1).astype(_index_dtype())
     pseudo_inverse = jnp.linalg.pinv(a, rtol=rcond) if min(m, n) > 0 else _mH(a)
     return _matmul(pseudo_inverse, b), rank, s
 
@@ -372,7 +377,7 @@ def linalg_lstsq(a: Any, b: Any, rcond: float | None = None, *, driver: str | No
     empty = jnp.zeros((0,), a.dtype)
     solution, rank, s = _lstsq_pinv(a, rhs, rcond)
     if driver == "gels":
-        rank, singular_values, full_rank = jnp.zeros((0,), jnp.int64), empty, True
+        rank, singular_values, full_rank = jnp.zeros((0,), _index_dtype()), empty, True
     else:
         singular_values = s.astype(a.dtype) if driver in ("gelsd", "gelss") else empty
         full_rank = driver != "gelsy" and m > n and _all_full_rank(rank, n)
