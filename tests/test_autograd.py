@@ -78,9 +78,28 @@ def detach_inplace(x):
     return y * x
 
 
+def in_place_under_no_grad(x):
+    # The tensor keeps its place in PyTorch's graph: new values, gradient of what it came from.
+    y = x * 2
+    with torch.no_grad():
+        y.clamp_(-0.5, 0.5)
+        y[0] = 7.0
+        x.mul_(3)
+    return y * x
+
+
+def detach_inplace_under_no_grad(x):
+    y = x * 2
+    with torch.no_grad():
+        y.detach_()
+    return y * x
+
+
 @pytest.mark.parametrize(
     "fn",
     [
+        in_place_under_no_grad,
+        detach_inplace_under_no_grad,
         no_grad,
         enable_grad_inside_no_grad,
         inference_mode,

@@ -342,6 +342,8 @@ class ConversionFunctionMode(TorchFunctionMode):
         try:
             if _mutates_captured_with_traced(func, args, kwargs):
                 return _mutate_captured(func, args, kwargs)
+            if not torch.is_grad_enabled() and _changes_differentiable_tensor(func, args):
+                return _in_place_keeping_gradient(func, args, kwargs)
             return func(*args, **kwargs)
         finally:
             api_calls.pop()
@@ -364,12 +366,45 @@ def _is_captured(x: Any) -> bool:
     )
 
 
+def _is_in_place(func: Any) -> bool:
+    name = getattr(func, "__name__", "")
+    return (name.endswith("_") and not name.endswith("__")) or name in _IN_PLACE_DUNDERS
+
+
+def _changes_differentiable_tensor(func: Any, args: tuple) -> bool:
+    return (
+        _is_in_place(func)
+        and getattr(func, "__name__", "") not in _GRADIENT_FLAG_METHODS
+        and bool(args)
+        and isinstance(args[0], torch.Tensor)
+        and not _is_captured(args[0])
+        and (args[0].is_floating_point() or args[0].is_complex())
+    )
+
+
+# In-place by name, but they change whether a tensor is differentiated, not its value.
+_GRADIENT_FLAG_METHODS = {"detach_", "requires_grad_"}
+
+
+def _in_place_keeping_gradient(func: Any, args: tuple, kwargs: dict) -> Any:
+    """An in-place op under ``torch.no_grad`` (``w.clamp_(...)``, ``x[mask] = 0``): in PyTorch the
+    tensor keeps its place in the autograd graph, so the gradient still reaches what it was
+    computed from, while the op's own result would carry none (``stop_gradient``)."""
+    from torch2jax.ops._gradients import value_with_gradient_of  # ops import this module
+
+    target = args[0]
+    with torch.enable_grad():
+        before = target.clone()
+    result = func(*args, **kwargs)
+    with torch.enable_grad():
+        target.copy_(call_jax(value_with_gradient_of, (before, target), {}))
+    return result
+
+
 def _mutates_captured_with_traced(func: Any, args: tuple, kwargs: dict) -> bool:
     """An in-place method (``add_``, ``copy_``, ``x[i] = v``) on a captured plain tensor with a
     functionalized value among its arguments: PyTorch's functionalization refuses that."""
-    name = getattr(func, "__name__", "")
-    in_place = (name.endswith("_") and not name.endswith("__")) or name in _IN_PLACE_DUNDERS
-    if not (in_place and args and _is_captured(args[0])):
+    if not (_is_in_place(func) and args and _is_captured(args[0])):
         return False
     leaves = torch_pytree.tree_leaves((args[1:], kwargs))
     return any(
