@@ -66,9 +66,16 @@ def index_put(x: Any, indices: Sequence[Any], values: Any, accumulate: bool = Fa
         # Values broadcast over the selected elements: the result's shape is x's, whatever the mask.
         expanded = jnp.reshape(mask, mask.shape + (1,) * trailing)
         update = jnp.broadcast_to(values, x.shape)
-        return jnp.where(expanded, x + update if accumulate else update, x)
+        return jnp.where(expanded, _accumulate(x, update) if accumulate else update, x)
     where = x.at[_index_tuple(indices, "x[mask] = values (aten.index_put with a boolean mask)")]
-    return where.add(values) if accumulate else where.set(values)
+    if not accumulate:
+        return where.set(values)
+    # Accumulating into bools is a logical or (PyTorch adds, then saturates at True).
+    return where.max(values) if x.dtype == jnp.bool_ else where.add(values)
+
+
+def _accumulate(x: Any, update: Any) -> Any:
+    return x | update if x.dtype == jnp.bool_ else x + update
 
 
 @implements(aten._index_put_impl)
