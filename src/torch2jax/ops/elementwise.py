@@ -200,7 +200,6 @@ BINARY_INT_TO_FLOAT = {
     aten.logaddexp2: jnp.logaddexp2,
     aten.xlogy: jss.xlogy,
     aten.special_xlog1py: jss.xlog1py,
-    aten.special_zeta: jss.zeta,
 }
 
 BINARY_BOOL = {

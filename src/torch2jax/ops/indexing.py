@@ -149,10 +149,11 @@ def _scatter(x: Any, dim: int, index: Any, src: Any, reduce: str | None) -> Any:
     where = x.at[_scatter_index(index, dim)]
     if reduce is None:
         return where.set(src)
+    boolean = x.dtype == jnp.bool_  # bool sums are a logical or, products a logical and
     if reduce in ("add", "sum"):
-        return where.add(src)
+        return where.max(src) if boolean else where.add(src)
     if reduce in ("multiply", "prod"):
-        return where.multiply(src)
+        return where.min(src) if boolean else where.multiply(src)
     if reduce == "amax":
         return where.max(src)
     if reduce == "amin":
