@@ -17,6 +17,7 @@ import dataclasses
 import json
 import os
 import re
+import runpy
 import signal
 import sys
 import time
@@ -443,6 +444,36 @@ def check_jit(name: str, call: Call, exact_dtype: bool = True) -> None:
     compare(name, actual, expected, inputs, exact_dtype)
 
 
+_INT32 = torch.iinfo(torch.int32)
+
+
+def _holds_int32(leaf: Any) -> bool:
+    if isinstance(leaf, torch.Tensor):
+        if leaf.dtype != torch.int64 or leaf.numel() == 0:
+            return True
+        return _INT32.min <= leaf.min().item() and leaf.max().item() <= _INT32.max
+    if isinstance(leaf, int) and not isinstance(leaf, bool):
+        return _INT32.min <= leaf <= _INT32.max
+    return True
+
+
+def fits_32_bits(name: str, call: Call) -> bool:
+    """Whether the x64-off check applies to an int64 sample: its integers fit in 32 bits.
+
+    With x64 off, int64 values become int32 ones (as JAX makes them), so a sample whose inputs
+    or PyTorch results hold values outside int32's range (OpInfo's extremal-value samples,
+    results that overflow 32 bits) has no 32-bit counterpart to compare.
+    """
+    if name in RANDOM or name in UNINITIALIZED:
+        return True
+    try:
+        expected, _ = call.run_torch()
+    except Exception:  # noqa: BLE001 - PyTorch rejects the sample: the check itself reports it
+        return True
+    leaves = call.leaves + torch_pytree.tree_leaves(expected)
+    return all(_holds_int32(leaf) for leaf in leaves)
+
+
 def check_jit_and_grad(name: str, call: Call, grad_call: Call) -> dict[str, BaseException | None]:
     """The jit and grad modes of one float32 sample, compiled together (one XLA compile).
 
@@ -526,7 +557,7 @@ def run_entry(op: Any, full: bool, timeout: int | None = None) -> EntryResult:
                             result.record(mode, error)
                     else:
                         result.record("jit", _outcome(lambda c=call: check_jit(name, c)))
-                    if dtype == torch.int64:
+                    if dtype == torch.int64 and fits_32_bits(name, call):
                         with x64(False):
                             error = _outcome(lambda c=call: check_jit(name, c, exact_dtype=False))
                         result.record("x64_off", error)
@@ -537,10 +568,20 @@ def run_entry(op: Any, full: bool, timeout: int | None = None) -> EntryResult:
     return result
 
 
+# Samples per dtype in the full run. PyTorch's uncapped sample lists run to hundreds for some
+# entries (hours of CPU); the comparison numbers of the coverage issue cap them at 8 as well.
+FULL_SAMPLES = 8
+
+
 def max_samples() -> int | None:
-    """Samples per dtype in the full run: ``T2J_OPINFO_SAMPLES`` (default: every sample)."""
-    value = os.environ.get("T2J_OPINFO_SAMPLES")
-    return int(value) if value else None
+    """Samples per dtype in the full run: ``T2J_OPINFO_SAMPLES`` (default 8; 0: every sample)."""
+    value = int(os.environ.get("T2J_OPINFO_SAMPLES") or FULL_SAMPLES)
+    return value or None
+
+
+def entry_timeout(full: bool) -> int:
+    """Seconds one entry may take (all its dtypes, samples and modes) before it counts as failed."""
+    return 300 if full else 120
 
 
 def entries() -> list[Any]:
@@ -581,17 +622,132 @@ def summary_text(results: list[EntryResult]) -> str:
     return ", ".join(parts)
 
 
-def write_report(results: list[EntryResult], full: bool, seconds: float, path: str) -> None:
+Failures = dict[str, dict[str, str]]
+
+
+def failures(results: list[EntryResult]) -> Failures:
+    """Entry -> failing mode -> the first error, shortened (the expected-failure table's form)."""
+    found = {}
+    for r in results:
+        failing = {m: _reason(r.message[m]) for m in MODES if r.get(m) == "fail"}
+        if failing:
+            found[r.name] = failing
+    return found
+
+
+def beyond(found: Failures, known: Failures) -> Failures:
+    """The entry/mode pairs of ``found`` that ``known`` does not list."""
+    extra = {}
+    for name, modes in found.items():
+        new = {m: reason for m, reason in modes.items() if m not in known.get(name, {})}
+        if new:
+            extra[name] = new
+    return extra
+
+
+# Each run rewrites its own section of docs/coverage.md and keeps the other run's.
+_SECTION_NAMES = {False: "sampled run", True: "full run"}
+
+
+def _section_marks(full: bool) -> tuple[str, str]:
+    name = _SECTION_NAMES[full]
+    return f"<!-- {name}: written by that run, kept by the other -->", f"<!-- end of {name} -->"
+
+
+def _kept_section(path: str, full: bool) -> list[str]:
+    """The section of ``path`` that a run of the other kind wrote, or a placeholder."""
+    begin, end = _section_marks(full)
+    text = open(path).read() if os.path.exists(path) else ""
+    if begin in text and end in text:
+        return text[text.index(begin) : text.index(end) + len(end)].split("\n")
+    title = "Full run" if full else "Sampled run"
+    return [begin, f"## {title}", "", "Not run yet.", end]
+
+
+def _run_description(full: bool) -> str:
+    if not full:
+        return (
+            "the first sample of each entry's first dtype among float32, int64, bool (the form "
+            "`make test` runs)"
+        )
+    limit = max_samples()
+    samples = f"at most {limit} samples of each" if limit else "every sample of each"
+    return (
+        f"every dtype among float32, int64, bool that the entry supports, {samples} "
+        "(`T2J_OPINFO_SAMPLES=n` sets the cap, 0 runs every sample; the form `make test-full` "
+        "runs)"
+    )
+
+
+def _failure_rows(found: Failures, results: list[EntryResult]) -> list[str]:
+    messages = {r.name: r.message for r in results}
+    rows = ["| entry | mode | first failure |", "|---|---|---|"]
+    for name, modes in found.items():
+        for mode in modes:
+            message = re.sub(r" at /\S+:\d+", "", messages[name][mode]).replace("|", "\\|")
+            rows.append(f"| `{name}` | {mode} | {message} |")
+    return rows
+
+
+def _run_section(results: list[EntryResult], full: bool, seconds: float) -> list[str]:
     counts = summary(results)
+    begin, end = _section_marks(full)
+    samples = sum(r.samples for r in results)
+    limit = max_samples()
+    title = (
+        f"## Full run (`make test-full`, at most {limit} samples per dtype)"
+        if full and limit
+        else "## Full run (`make test-full`, every sample)"
+        if full
+        else "## Sampled run (`make test`)"
+    )
+    lines = [
+        begin,
+        title,
+        "",
+        f"Run: {_run_description(full)}: {samples} samples, {seconds:.0f} s on one core of the "
+        "2-core development machine (shared with other jobs).",
+        "",
+        "| | entries passing |",
+        "|---|---|",
+        f"| eager (x64 on) | {counts['eager'][0]} / {counts['eager'][1]} |",
+        f"| `jax.jit` (x64 on) | {counts['jit'][0]} / {counts['jit'][1]} |",
+        f"| gradients (float32) | {counts['grad'][0]} / {counts['grad'][1]} |",
+        f"| int64 under `jax.jit`, x64 off | {counts['x64_off'][0]} / {counts['x64_off'][1]} |",
+        "",
+    ]
+    found = failures(results)
+    if full:
+        sampled, _ = load_expected_failures()
+        lines += [
+            "### Failures beyond the sampled run",
+            "",
+            "What only the other dtypes and samples find (the sampled run's failures, listed "
+            "above, fail here too): `EXPECTED_FAILURES_FULL` in "
+            "`tests/opinfo_expected_failures.py`.",
+            "",
+        ]
+        lines += _failure_rows(beyond(found, sampled), results)
+    else:
+        lines += ["### Failing entries", ""]
+        lines += _failure_rows(found, results)
+    return [*lines, end]
+
+
+def write_report(results: list[EntryResult], full: bool, seconds: float, path: str) -> None:
+    """docs/coverage.md: this run's section rewritten, the other kind of run's section kept."""
     with_samples = [r for r in results if r.samples]
+    runs = {full: _run_section(results, full, seconds), not full: _kept_section(path, not full)}
     lines = [
         "# OpInfo coverage",
         "",
         "Generated by `tests/opinfo_sweep.py` (the OpInfo sweep of `tests/test_opinfo.py`); do not "
-        "edit by hand. Regenerate with `python -m tests.opinfo_sweep --update-expected` (the "
-        "sampled run, which also rewrites `tests/opinfo_expected_failures.py`) or "
-        "`python -m tests.opinfo_sweep --full` (every sample; `T2J_OPINFO_SAMPLES=n` caps the "
-        "samples per dtype).",
+        "edit by hand. Each kind of run rewrites its own section and keeps the other's: "
+        "`python -m tests.opinfo_sweep --update-expected` (the sampled run) and "
+        "`python -m tests.opinfo_sweep --full --update-expected` (the full run; `--json=FILE` "
+        "keeps the results, resumes an interrupted run and, with entry names, re-runs those "
+        "entries over the kept ones) also rewrite their part of "
+        "`tests/opinfo_expected_failures.py`.",
         "",
         "PyTorch's operator database (`torch.testing._internal.common_methods_invocations.op_db`, "
         f"torch {torch.__version__}, jax {jax.__version__}) run through `t2j` and compared with "
@@ -600,28 +756,14 @@ def write_report(results: list[EntryResult], full: bool, seconds: float, path: s
         "the floating outputs against `torch.autograd` for float32 entries that support autograd. "
         "An entry passes a mode when every one of its samples does.",
         "",
-        "Run: "
-        + (
-            "every dtype, every sample"
-            if full
-            else "sampled (the `make test` form): the first sample of each entry's first dtype "
-            "among float32, int64, bool"
-        )
-        + f"; {sum(r.samples for r in results)} samples, {seconds:.0f} s on one core of the "
-        "2-core development machine (shared with other jobs). `T2J_FULL=1` runs every sample.",
-        "",
-        "| | entries passing |",
-        "|---|---|",
-        f"| entries tested + skipped | {len(results)} + {len(SKIPPED)} |",
-        f"| entries tested (CPU samples in float32/int64/bool) | {len(with_samples)} |",
-        f"| eager (x64 on) | {counts['eager'][0]} / {counts['eager'][1]} |",
-        f"| `jax.jit` (x64 on) | {counts['jit'][0]} / {counts['jit'][1]} |",
-        f"| gradients (float32) | {counts['grad'][0]} / {counts['grad'][1]} |",
-        f"| int64 under `jax.jit`, x64 off | {counts['x64_off'][0]} / {counts['x64_off'][1]} |",
+        f"Entries: {len(with_samples)} tested (CPU samples in float32/int64/bool), "
+        f"{len(SKIPPED)} skipped.",
         "",
         "Gradients are compiled together with the jit check (eagerly where that fails). The x64-off "
         "row counts the entries whose tested samples include int64 ones (in the sampled run, the "
-        "entries with no float32 support).",
+        "entries with no float32 support) whose integers, inputs and PyTorch's results, fit in "
+        "32 bits: x64 off makes int64 values int32 ones, as JAX does, so OpInfo's extremal-value "
+        "samples and results that overflow int32 have no 32-bit counterpart to compare.",
         "",
         "Data-dependent output shapes ("
         + ", ".join(f"`{n}`" for n in sorted(DATA_DEPENDENT))
@@ -631,19 +773,16 @@ def write_report(results: list[EntryResult], full: bool, seconds: float, path: s
         "are compared in shape and dtype only. For ops whose indices are ambiguous on ties "
         "(sort, topk, max with dim, ...) only the values are compared.",
         "",
+        *runs[False],
+        "",
+        *runs[True],
+        "",
         "## Skipped entries",
         "",
         "| entry | reason |",
         "|---|---|",
     ]
     lines += [f"| `{name}` | {reason} |" for name, reason in sorted(SKIPPED.items())]
-    failing = [r for r in with_samples if any(s == "fail" for s in r.status.values())]
-    lines += ["", "## Failing entries", "", "| entry | mode | first failure |", "|---|---|---|"]
-    for r in failing:
-        for mode in MODES:
-            if r.get(mode) == "fail":
-                message = r.message[mode].replace("|", "\\|")
-                lines.append(f"| `{r.name}` | {mode} | {message} |")
     no_samples = [r.name for r in results if not r.samples]
     if no_samples:
         lines += ["", "## Entries without CPU samples in these dtypes", ""]
@@ -664,52 +803,101 @@ def _reason(message: str) -> str:
     return message.replace("\\", "/")[:160]
 
 
-def write_expected_failures(results: list[EntryResult], path: str = EXPECTED_PATH) -> None:
-    """The strict-xfail table of ``tests/test_opinfo.py``, from a sampled run's results."""
+def load_expected_failures(path: str = EXPECTED_PATH) -> tuple[Failures, Failures]:
+    """The current tables (sampled, full) as the file holds them now."""
+    namespace = runpy.run_path(path)
+    return namespace["EXPECTED_FAILURES"], namespace["EXPECTED_FAILURES_FULL"]
+
+
+def _table_lines(name: str, table: Failures) -> list[str]:
+    lines = [f"{name}: dict[str, dict[str, str]] = {{"]
+    for entry, modes in table.items():
+        # JSON string literals are valid Python and already in ruff's quote style.
+        lines.append(f"    {json.dumps(entry)}: {{")
+        lines += [f"        {json.dumps(m)}: {json.dumps(reason)}," for m, reason in modes.items()]
+        lines.append("    },")
+    return [*lines, "}"]
+
+
+def write_expected_failures(
+    results: list[EntryResult], full: bool = False, path: str = EXPECTED_PATH
+) -> None:
+    """The strict-xfail tables of ``tests/test_opinfo.py``: this run's table rewritten.
+
+    A sampled run rewrites EXPECTED_FAILURES (and drops what it now lists from the full table);
+    a full run rewrites EXPECTED_FAILURES_FULL with what the sampled table does not list.
+    """
+    sampled, full_table = load_expected_failures(path)
+    found = failures(results)
+    if full:
+        full_table = beyond(found, sampled)
+    else:
+        sampled, full_table = found, beyond(full_table, found)
     lines = [
-        '"""Known failures of the sampled OpInfo sweep: entry -> mode -> first error (strict xfails).',
+        '"""Known failures of the OpInfo sweep: entry -> mode -> first error (strict xfails).',
         "",
-        "Generated by `python -m tests.opinfo_sweep --update-expected`; an entry that starts passing",
-        "fails its test until it leaves this table. EXPECTED_FAILURES_FULL holds what only the full",
-        'run (every dtype and sample) finds."""',
+        "EXPECTED_FAILURES: the sampled run's (`python -m tests.opinfo_sweep --update-expected`).",
+        "EXPECTED_FAILURES_FULL: what only the full run (every dtype, up to 8 samples each) finds",
+        "beyond those (`python -m tests.opinfo_sweep --full --update-expected`). Each run rewrites",
+        "its own table; an entry that starts passing fails its test until it leaves the table.",
+        '"""',
         "",
-        "EXPECTED_FAILURES: dict[str, dict[str, str]] = {",
+        *_table_lines("EXPECTED_FAILURES", sampled),
+        "",
+        *_table_lines("EXPECTED_FAILURES_FULL", full_table),
+        "",
     ]
-    for r in results:
-        failing = {m: _reason(r.message[m]) for m in MODES if r.get(m) == "fail"}
-        if failing:
-            # JSON string literals are valid Python and already in ruff's quote style.
-            lines.append(f"    {json.dumps(r.name)}: {{")
-            lines += [
-                f"        {json.dumps(m)}: {json.dumps(reason)}," for m, reason in failing.items()
-            ]
-            lines.append("    },")
-    lines += ["}", "", "EXPECTED_FAILURES_FULL: dict[str, dict[str, str]] = {}", ""]
     with open(path, "w") as f:
         f.write("\n".join(lines))
 
 
+def load_results(path: str) -> dict[str, EntryResult]:
+    """Results kept with ``--json=FILE``: one JSON object a line, a later line for an entry wins."""
+    results = {}
+    if os.path.exists(path):
+        with open(path) as f:
+            for line in f:
+                if line.strip():
+                    result = EntryResult(**json.loads(line))
+                    results[result.name] = result
+    return results
+
+
 def main(argv: list[str]) -> int:
+    """``python -m tests.opinfo_sweep [--full] [--update-expected] [--json=FILE] [ENTRY ...]``.
+
+    ``--json=FILE`` keeps each entry's result in FILE as soon as the entry finishes; a run over
+    an existing FILE runs only the entries it lacks and the named ones, so an interrupted full
+    run resumes where it stopped and re-running fixed entries updates the saved results.
+    """
     full = "--full" in argv
+    options = dict(a[2:].split("=", 1) for a in argv if a.startswith("--") and "=" in a)
     only = [a for a in argv if not a.startswith("--")]
-    ops = [op for op in entries() if tested(op) and (not only or op.full_name in only)]
+    tested_ops = [op for op in entries() if tested(op)]
+    saved = load_results(options["json"]) if "json" in options else {}
+    to_run = [
+        op for op in tested_ops if op.full_name in only or (not only and op.full_name not in saved)
+    ]
     start = time.perf_counter()
-    results = []
-    for op in ops:
-        result = run_entry(op, full, timeout=120)
-        results.append(result)
+    for op in to_run:
+        result = run_entry(op, full, timeout=entry_timeout(full))
+        saved[result.name] = result
+        if "json" in options:
+            with open(options["json"], "a") as f:
+                f.write(json.dumps(dataclasses.asdict(result)) + "\n")
         failed = {m: result.message[m] for m in MODES if result.get(m) == "fail"}
         print(f"{result.seconds:6.2f}s {op.full_name} {failed or ''}", flush=True)
-    seconds = time.perf_counter() - start
-    print(summary_text(results))
-    if not only:
+    results = [saved[op.full_name] for op in tested_ops if op.full_name in saved]
+    # Over saved results (a resumed run, re-run entries) the run time is the entries' sum.
+    seconds = time.perf_counter() - start if len(to_run) == len(results) else None
+    seconds = seconds if seconds is not None else sum(r.seconds for r in results)
+    print(summary_text(results) + f"; {seconds:.0f} s")
+    if len(results) == len(tested_ops):
         write_report(results, full, seconds, REPORT_PATH)
-        if "--update-expected" in argv and not full:
-            write_expected_failures(results)
-    json_path = next((a.split("=", 1)[1] for a in argv if a.startswith("--json=")), None)
-    if json_path:
-        with open(json_path, "w") as f:
-            json.dump([dataclasses.asdict(r) for r in results], f, indent=1)
+        if "--update-expected" in argv:
+            write_expected_failures(results, full)
+    elif "--update-expected" in argv or not only:
+        print(f"{len(tested_ops) - len(results)} entries have no result yet: report not written")
     return 0
 
 

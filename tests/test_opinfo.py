@@ -1,8 +1,9 @@
 """PyTorch's OpInfo database through t2j: eager, under jax.jit, gradients, x64 on and off.
 
 The default run takes one sample of every entry (its first dtype among float32, int64, bool);
-``T2J_FULL=1`` (``make test-full``) runs every dtype and every sample and rewrites
-``docs/coverage.md``. How each sample is checked: ``tests/opinfo_sweep.py``.
+``T2J_FULL=1`` (``make test-full``) runs every dtype, up to 8 samples of each
+(``T2J_OPINFO_SAMPLES``), and rewrites the full run's section of ``docs/coverage.md``. How each
+sample is checked: ``tests/opinfo_sweep.py``.
 
 Known failures are listed in ``tests/opinfo_expected_failures.py`` with their first error and are
 strict xfails: an entry that starts passing must leave the list.
@@ -23,7 +24,6 @@ from torch2jax import t2j
 from torch2jax.errors import DataDependentShapeError
 
 FULL = bool(os.environ.get("T2J_FULL"))
-ENTRY_TIMEOUT_S = 300 if FULL else 120
 
 _OPS = {op.full_name: op for op in sweep.entries() if sweep.tested(op)}
 _results: dict[str, sweep.EntryResult] = {}
@@ -32,7 +32,7 @@ _start = time.perf_counter()
 
 def _result(name: str) -> sweep.EntryResult:
     if name not in _results:
-        _results[name] = sweep.run_entry(_OPS[name], FULL, timeout=ENTRY_TIMEOUT_S)
+        _results[name] = sweep.run_entry(_OPS[name], FULL, timeout=sweep.entry_timeout(FULL))
     return _results[name]
 
 

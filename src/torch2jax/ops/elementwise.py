@@ -251,7 +251,6 @@ BINARY_INT_TO_FLOAT = {
     aten.logaddexp2: jnp.logaddexp2,
     aten.xlogy: jss.xlogy,
     aten.special_xlog1py: jss.xlog1py,
-    aten.special_zeta: jss.zeta,
 }
 
 BINARY_BOOL = {
@@ -355,7 +354,21 @@ def pow_(base: Any, exponent: Any) -> Any:
             return jax.lax.integer_pow(b, int(exponent))
     if not is_array(exponent) and exponent == 0.5 and category(dtype) == 2:
         return jnp.sqrt(b)
+    if category(dtype) == 1:
+        return _integer_power(b, e)
     return jnp.power(b, e)
+
+
+def _integer_power(base: Any, exponent: Any) -> Any:
+    """PyTorch's integer power: a negative exponent truncates 1 / base**-exponent toward zero.
+
+    That is 1 for base 1, +-1 for base -1 (by the exponent's parity) and 0 otherwise, where
+    XLA's integer power would loop on the negative exponent's bits.
+    """
+    positive = jnp.power(base, jnp.maximum(exponent, 0))
+    odd = (exponent % 2) != 0
+    reciprocal = jnp.where(base == 1, 1, jnp.where(base == -1, jnp.where(odd, -1, 1), 0))
+    return jnp.where(exponent < 0, reciprocal.astype(base.dtype), positive)
 
 
 @implements(aten.float_power)

@@ -67,9 +67,16 @@ def index_put(x: Any, indices: Sequence[Any], values: Any, accumulate: bool = Fa
         # Values broadcast over the selected elements: the result's shape is x's, whatever the mask.
         expanded = jnp.reshape(mask, mask.shape + (1,) * trailing)
         update = jnp.broadcast_to(values, x.shape)
-        return jnp.where(expanded, x + update if accumulate else update, x)
+        return jnp.where(expanded, _accumulate(x, update) if accumulate else update, x)
     where = x.at[_index_tuple(indices, "x[mask] = values (aten.index_put with a boolean mask)")]
-    return where.add(values) if accumulate else where.set(values)
+    if not accumulate:
+        return where.set(values)
+    # Accumulating into bools is a logical or (PyTorch adds, then saturates at True).
+    return where.max(values) if x.dtype == jnp.bool_ else where.add(values)
+
+
+def _accumulate(x: Any, update: Any) -> Any:
+    return x | update if x.dtype == jnp.bool_ else x + update
 
 
 @implements(aten._index_put_impl)
@@ -143,9 +150,12 @@ def _scatter(x: Any, dim: int, index: Any, src: Any, reduce: str | None) -> Any:
     where = x.at[_scatter_index(index, dim)]
     if reduce is None:
         return where.set(src)
+    boolean = x.dtype == jnp.bool_  # bool sums are a logical or, products a logical and
     if reduce in ("add", "sum"):
-        return where.add(src)
+        return where.max(src) if boolean else where.add(src)
     if reduce in ("multiply", "prod"):
+        if boolean:
+            return where.min(src)
         return scatter_product(x, src, *_scatter_index(index, dim))
     if reduce == "amax":
         return where.max(src)

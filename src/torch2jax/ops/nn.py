@@ -556,6 +556,10 @@ def _batch_norm(
     scale = invstd if weight is None else invstd * _as(weight, compute)
     shift = -mean * scale if bias is None else _as(bias, compute) - mean * scale
     out = xf * scale.reshape(_channel_shape(x)) + shift.reshape(_channel_shape(x))
+    if not training and running_mean is not None:
+        # Normalizing with the running statistics saves no batch statistics: PyTorch returns
+        # empty save_mean/save_invstd.
+        mean = invstd = jnp.zeros((0,), compute)
     return _as(out, x.dtype), mean, invstd, new_mean, new_var
 
 

@@ -19,7 +19,10 @@ def put(x: Any, index: Any, source: Any, accumulate: bool = False) -> Any:
     index = jnp.where(index < 0, index + flat.shape[0], index)
     source = cast(source, x.dtype).ravel()
     where = flat.at[index]
-    return (where.add(source) if accumulate else where.set(source)).reshape(x.shape)
+    if not accumulate:
+        return where.set(source).reshape(x.shape)
+    # Accumulating into bools is a logical or (PyTorch adds, then saturates at True).
+    return (where.max(source) if x.dtype == jnp.bool_ else where.add(source)).reshape(x.shape)
 
 
 @implements(aten.masked_scatter)

@@ -55,13 +55,16 @@ def _trigamma(x: Any) -> Any:
     return jnp.where(reflect, -result, result)
 
 
-def _hurwitz_zeta(s: int, q: Any) -> Any:
-    """zeta(s, q) for an integer s > 1 and any real q, as PyTorch (Cephes) computes it.
+def _hurwitz_zeta(s: Any, q: Any) -> Any:
+    """zeta(s, q) for real s and q, as PyTorch (Cephes) computes it.
 
-    JAX's zeta is wrong for negative q; there the sum is shifted to positive q first:
-    zeta(s, q) = sum_{k<m} (q + k)^-s + zeta(s, q + m).
+    Cephes gives inf at s = 1 and at the poles q = 0, -1, -2, ..., and NaN for s < 1 and for
+    negative q with a non-integer s. JAX's zeta is wrong for negative q; there the sum is shifted
+    to positive q first: zeta(s, q) = sum_{k<m} (q + k)^-s + zeta(s, q + m).
     """
-    shift = jnp.where(q < 1, jnp.ceil(1 - q), 0.0).astype(q.dtype)
+    s = jnp.asarray(s, q.dtype)
+    integer_s = s == jnp.floor(s)
+    shift = jnp.where((q < 1) & integer_s, jnp.ceil(1 - q), 0.0).astype(q.dtype)
 
     def body(state: tuple[Any, Any]) -> tuple[Any, Any]:
         k, total = state
@@ -72,9 +75,16 @@ def _hurwitz_zeta(s: int, q: Any) -> Any:
         body,
         (jnp.asarray(0.0, q.dtype), jnp.zeros_like(q)),
     )
-    tail = jss.zeta(jnp.asarray(s, q.dtype), q + shift)
-    pole = (q <= 0) & (q == jnp.floor(q))
-    return jnp.where(pole, jnp.inf, head + tail)
+    value = head + jss.zeta(s, q + shift)
+    pole = (s == 1) | ((q <= 0) & (q == jnp.floor(q)))
+    undefined = (s < 1) | ((q < 0) & ~integer_s)
+    return jnp.where(pole & (s >= 1), jnp.inf, jnp.where(undefined, jnp.nan, value))
+
+
+@implements(aten.special_zeta)
+def zeta(s: Any, q: Any) -> Any:
+    s, q = jnp.broadcast_arrays(*_binary_float(s, q))
+    return _hurwitz_zeta(s, q)
 
 
 def _polygamma(n: int, x: Any) -> Any:
@@ -645,8 +655,9 @@ def _recurrence(
 
 
 def _degree(x: Any, n: Any) -> tuple[Any, Any]:
-    """x as floating point and n truncated to an integer, as PyTorch's kernels take them."""
-    x, n = _binary_float(x, n)
+    """x as floating point and n truncated to an integer, as PyTorch's kernels take them, both
+    broadcast to their common shape."""
+    x, n = jnp.broadcast_arrays(*_binary_float(x, n))
     return x, jnp.trunc(n).astype(jnp.int32 if not jax.config.jax_enable_x64 else jnp.int64)
 
 
