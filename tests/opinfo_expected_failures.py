@@ -162,10 +162,6 @@ EXPECTED_FAILURES: dict[str, dict[str, str]] = {
         "jit": "MissingRNGError: torch2jax: torch.nn.functional.multi_head_attention_forward (aten.bernoulli) draws random numbers, but no JAX PRNG key was given: out = self.op",
         "grad": "MissingRNGError: torch2jax: torch.nn.functional.multi_head_attention_forward (aten.bernoulli) draws random numbers, but no JAX PRNG key was given: out = self.op",
     },
-    "nn.functional.one_hot": {
-        "jit": "ConcretizationError: torch2jax: torch.nn.functional.one_hot reads a tensor's value into Python, but the tensor is traced by a JAX transformation (jit/grad/vmap)",
-        "x64_off": "RuntimeError: one_hot is only applicable to index tensor of type LongTensor.",
-    },
     "nn.functional.scaled_dot_product_attention": {
         "grad": "AssertionError: Tensor-likes are not close! Mismatched elements: 2 / 96 (2.1%) Greatest absolute difference: 1.1986024219368119e-05 at index (1, 0, 3) (up to 1e",
     },
@@ -222,11 +218,6 @@ EXPECTED_FAILURES: dict[str, dict[str, str]] = {
         "eager": "AssertionError: shape (3, 3) != (3, 2)",
         "jit": "AssertionError: shape (3, 3) != (3, 2)",
         "grad": "NotImplementedError: Singular value decomposition JVP not implemented for full matrices",
-    },
-    "tensor_split": {
-        "eager": "RuntimeError: The tensor has a non-zero number of elements, but its data is not allocated yet. If you're using torch.compile/export/fx, it is likely that we are",
-        "jit": "RuntimeError: The tensor has a non-zero number of elements, but its data is not allocated yet. If you're using torch.compile/export/fx, it is likely that we are",
-        "grad": "RuntimeError: The tensor has a non-zero number of elements, but its data is not allocated yet. If you're using torch.compile/export/fx, it is likely that we are",
     },
     "torch.ops.aten._scaled_dot_product_flash_attention_for_cpu": {
         "grad": "AssertionError: Tensor-likes are not close! Mismatched elements: 3 / 384 (0.8%) Greatest absolute difference: 2.956390380859375e-05 at index (0, 1, 1, 4) (up to",

@@ -116,6 +116,8 @@ DATA_DEPENDENT = {
     "bincount",
     "__getitem__",
     "index_put",
+    "tensor_split",
+    "nn.functional.one_hot",
 }
 
 # Returns a Python value read from a tensor: must work eagerly and raise ConcretizationError

@@ -16,5 +16,6 @@ from torch2jax.ops import (  # noqa: F401
     scatter,
     shape_and_views,
     special,
+    value_sized,
     vision,
 )
