@@ -141,16 +141,6 @@ EXPECTED_FAILURES: dict[str, dict[str, str]] = {
         "jit": "ConcretizationError: torch2jax: torch.nn.functional.gaussian_nll_loss reads a tensor's value into Python, but the tensor is traced by a JAX transformation (jit/",
         "grad": "AssertionError: Tensor-likes are not close! Mismatched elements: 5 / 5 (100.0%) Greatest absolute difference: 1.6148059368133545 at index (4,) (up to 1e-05 allo",
     },
-    "nn.functional.linear_cross_entropy.chunked": {
-        "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.nn.functional.linear_cross_entropy (ATen operation torch_nn._linear_cross_entr",
-        "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.nn.functional.linear_cross_entropy (ATen operation torch_nn._linear_cross_entr",
-        "grad": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.nn.functional.linear_cross_entropy (ATen operation torch_nn._linear_cross_entr",
-    },
-    "nn.functional.linear_cross_entropy.chunked_none": {
-        "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.nn.functional.linear_cross_entropy (ATen operation torch_nn._linear_cross_entr",
-        "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.nn.functional.linear_cross_entropy (ATen operation torch_nn._linear_cross_entr",
-        "grad": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.nn.functional.linear_cross_entropy (ATen operation torch_nn._linear_cross_entr",
-    },
     "nn.functional.max_unpool2d": {
         "grad": "AssertionError: Tensor-likes are not close! Mismatched elements: 1 / 6 (16.7%) Greatest absolute difference: 1.0 at index (0, 0, 0, 1) (up to 1e-05 allowed)",
     },

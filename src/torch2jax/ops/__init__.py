@@ -9,6 +9,7 @@ from torch2jax.ops import (  # noqa: F401
     indexing,
     linalg,
     linalg_solvers,
+    losses,
     nn,
     random,
     reductions,
