@@ -5,16 +5,6 @@ fails its test until it leaves this table. EXPECTED_FAILURES_FULL holds what onl
 run (every dtype and sample) finds."""
 
 EXPECTED_FAILURES: dict[str, dict[str, str]] = {
-    "_segment_reduce.lengths": {
-        "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.segment_reduce (ATen operation aten.segment_reduce.default): out = self.op(inp",
-        "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.segment_reduce (ATen operation aten.segment_reduce.default): out = self.op(inp",
-        "grad": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.segment_reduce (ATen operation aten.segment_reduce.default): out = self.op(inp",
-    },
-    "_segment_reduce.offsets": {
-        "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.segment_reduce (ATen operation aten.segment_reduce.default): out = self.op(inp",
-        "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.segment_reduce (ATen operation aten.segment_reduce.default): out = self.op(inp",
-        "grad": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.segment_reduce (ATen operation aten.segment_reduce.default): out = self.op(inp",
-    },
     "_upsample_bilinear2d_aa": {
         "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.ops.aten._upsample_bilinear2d_aa (ATen operation aten._upsample_bilinear2d_aa.",
         "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.ops.aten._upsample_bilinear2d_aa (ATen operation aten._upsample_bilinear2d_aa.",
@@ -121,11 +111,6 @@ EXPECTED_FAILURES: dict[str, dict[str, str]] = {
         "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.nn.functional.ctc_loss (ATen operation aten._ctc_loss.default): out = self.op(",
         "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.nn.functional.ctc_loss (ATen operation aten._ctc_loss.default): out = self.op(",
         "grad": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.nn.functional.ctc_loss (ATen operation aten._ctc_loss.default): out = self.op(",
-    },
-    "nn.functional.embedding_bag": {
-        "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.nn.functional.embedding_bag (ATen operation aten._embedding_bag_forward_only.d",
-        "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.nn.functional.embedding_bag (ATen operation aten._embedding_bag_forward_only.d",
-        "grad": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.nn.functional.embedding_bag (ATen operation aten._embedding_bag_forward_only.d",
     },
     "nn.functional.fractional_max_pool2d": {
         "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.nn.functional.fractional_max_pool2d (ATen operation aten.fractional_max_pool2d",
