@@ -37,14 +37,6 @@ EXPECTED_FAILURES: dict[str, dict[str, str]] = {
         "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.grid_sampler_3d (ATen operation aten.grid_sampler_3d.default): out = self.op(i",
         "grad": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.grid_sampler_3d (ATen operation aten.grid_sampler_3d.default): out = self.op(i",
     },
-    "hash_tensor": {
-        "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.hash_tensor (ATen operation aten.hash_tensor.default): out = self.op(inp, *arg",
-        "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.hash_tensor (ATen operation aten.hash_tensor.default): out = self.op(inp, *arg",
-    },
-    "histogramdd": {
-        "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.histogramdd (ATen operation aten._histogramdd_bin_edges.default): out = self.o",
-        "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.histogramdd (ATen operation aten._histogramdd_bin_edges.default): out = self.o",
-    },
     "index_reduce.prod": {
         "grad": "NotImplementedError: scatter_mul gradients are only implemented if `unique_indices=True`",
     },

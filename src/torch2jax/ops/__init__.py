@@ -7,6 +7,8 @@ from torch2jax.ops import (  # noqa: F401
     elementwise,
     embedding,
     fft,
+    hashing,
+    histogramdd,
     indexing,
     linalg,
     linalg_solvers,
