@@ -124,11 +124,6 @@ EXPECTED_FAILURES: dict[str, dict[str, str]] = {
     "nn.functional.max_unpool3d": {
         "grad": "AssertionError: Tensor-likes are not close! Mismatched elements: 4 / 12 (33.3%) Greatest absolute difference: 1.0 at index (0, 0, 0, 1, 1) (up to 1e-05 allowed)",
     },
-    "nn.functional.multi_head_attention_forward": {
-        "eager": "MissingRNGError: torch2jax: torch.nn.functional.multi_head_attention_forward (aten.bernoulli) draws random numbers, but no JAX PRNG key was given: out = self.op",
-        "jit": "MissingRNGError: torch2jax: torch.nn.functional.multi_head_attention_forward (aten.bernoulli) draws random numbers, but no JAX PRNG key was given: out = self.op",
-        "grad": "MissingRNGError: torch2jax: torch.nn.functional.multi_head_attention_forward (aten.bernoulli) draws random numbers, but no JAX PRNG key was given: out = self.op",
-    },
     "nn.functional.scaled_dot_product_attention": {
         "grad": "AssertionError: Tensor-likes are not close! Mismatched elements: 2 / 96 (2.1%) Greatest absolute difference: 1.1986024219368119e-05 at index (1, 0, 3) (up to 1e",
     },

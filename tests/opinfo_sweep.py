@@ -89,6 +89,8 @@ RANDOM = {
     "nn.functional.alpha_dropout",
     "nn.functional.feature_alpha_dropout.with_train",
     "nn.functional.rrelu",
+    # Its gradient samples (the sampled run's first) apply dropout 0.5 in training mode.
+    "nn.functional.multi_head_attention_forward",
     "nn.functional.fractional_max_pool2d",
     "nn.functional.fractional_max_pool3d",
     "svd_lowrank",
