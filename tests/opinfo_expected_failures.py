@@ -104,16 +104,6 @@ EXPECTED_FAILURES: dict[str, dict[str, str]] = {
         "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.nn.functional.ctc_loss (ATen operation aten._ctc_loss.default): out = self.op(",
         "grad": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.nn.functional.ctc_loss (ATen operation aten._ctc_loss.default): out = self.op(",
     },
-    "nn.functional.fractional_max_pool2d": {
-        "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.nn.functional.fractional_max_pool2d (ATen operation aten.fractional_max_pool2d",
-        "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.nn.functional.fractional_max_pool2d (ATen operation aten.fractional_max_pool2d",
-        "grad": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.nn.functional.fractional_max_pool2d (ATen operation aten.fractional_max_pool2d",
-    },
-    "nn.functional.fractional_max_pool3d": {
-        "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.nn.functional.fractional_max_pool3d (ATen operation aten.fractional_max_pool3d",
-        "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.nn.functional.fractional_max_pool3d (ATen operation aten.fractional_max_pool3d",
-        "grad": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.nn.functional.fractional_max_pool3d (ATen operation aten.fractional_max_pool3d",
-    },
     "nn.functional.gaussian_nll_loss": {
         "jit": "ConcretizationError: torch2jax: torch.nn.functional.gaussian_nll_loss reads a tensor's value into Python, but the tensor is traced by a JAX transformation (jit/",
         "grad": "AssertionError: Tensor-likes are not close! Mismatched elements: 5 / 5 (100.0%) Greatest absolute difference: 1.6148059368133545 at index (4,) (up to 1e-05 allo",

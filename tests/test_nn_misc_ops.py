@@ -85,3 +85,32 @@ def test_one_hot_under_jit_needs_num_classes():
     without = jax.jit(t2j(lambda y: torch.nn.functional.one_hot(y)))
     with pytest.raises(DataDependentShapeError, match="num_classes="):
         without(labels)
+
+
+@pytest.mark.parametrize(
+    ("fn", "shape", "kernel", "output_size"),
+    [
+        (torch.nn.functional.fractional_max_pool2d, (2, 3, 9, 11), (3, 2), (4, 5)),
+        (torch.nn.functional.fractional_max_pool2d, (3, 9, 11), 3, (4, 1)),
+        (torch.nn.functional.fractional_max_pool3d, (2, 2, 7, 8, 9), (2, 3, 2), (3, 4, 5)),
+    ],
+    ids=["2d", "2d_unbatched", "3d"],
+)
+def test_fractional_max_pool_with_given_samples_matches_pytorch(fn, shape, kernel, output_size):
+    x = torch.randn(*shape)
+    planes = shape[:2] if len(shape) == len(output_size) + 2 else (1, shape[0])
+    samples = torch.rand(*planes, len(output_size))
+
+    def pool(x, samples):
+        return fn(x, kernel, output_size=output_size, return_indices=True, _random_samples=samples)
+
+    actual = jax.jit(t2j(pool))(t2j(x), t2j(samples))
+    assert_close(actual, pool(x, samples), atol=0, rtol=0)
+
+
+def test_fractional_max_pool_without_samples_draws_from_the_key():
+    x = jnp.asarray(np.random.default_rng(0).normal(size=(1, 2, 9, 9)), jnp.float32)
+    pool = t2j(lambda x: torch.nn.functional.fractional_max_pool2d(x, 3, output_size=4))
+    first = pool(x, rng=jax.random.key(1))
+    np.testing.assert_array_equal(first, jax.jit(pool)(x, rng=jax.random.key(1)))
+    assert first.shape == (1, 2, 4, 4)

@@ -7,6 +7,7 @@ from torch2jax.ops import (  # noqa: F401
     elementwise,
     embedding,
     fft,
+    fractional_pooling,
     hashing,
     histogramdd,
     indexing,
