@@ -32,11 +32,6 @@ EXPECTED_FAILURES: dict[str, dict[str, str]] = {
         "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.geqrf (ATen operation aten.geqrf.default): out = self.op(inp, *args, **kwargs)",
         "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.geqrf (ATen operation aten.geqrf.default): out = self.op(inp, *args, **kwargs)",
     },
-    "grid_sampler_3d": {
-        "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.grid_sampler_3d (ATen operation aten.grid_sampler_3d.default): out = self.op(i",
-        "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.grid_sampler_3d (ATen operation aten.grid_sampler_3d.default): out = self.op(i",
-        "grad": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.grid_sampler_3d (ATen operation aten.grid_sampler_3d.default): out = self.op(i",
-    },
     "index_reduce.prod": {
         "grad": "NotImplementedError: scatter_mul gradients are only implemented if `unique_indices=True`",
     },

@@ -18,6 +18,7 @@ from torch2jax.ops import (  # noqa: F401
     random,
     reductions,
     running_stats,
+    sampling,
     scatter,
     segments,
     shape_and_views,
