@@ -5,11 +5,6 @@ fails its test until it leaves this table. EXPECTED_FAILURES_FULL holds what onl
 run (every dtype and sample) finds."""
 
 EXPECTED_FAILURES: dict[str, dict[str, str]] = {
-    "_upsample_bilinear2d_aa": {
-        "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.ops.aten._upsample_bilinear2d_aa (ATen operation aten._upsample_bilinear2d_aa.",
-        "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.ops.aten._upsample_bilinear2d_aa (ATen operation aten._upsample_bilinear2d_aa.",
-        "grad": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.ops.aten._upsample_bilinear2d_aa (ATen operation aten._upsample_bilinear2d_aa.",
-    },
     "as_strided_scatter": {
         "grad": "AssertionError: Tensor-likes are not close! Mismatched elements: 1 / 1 (100.0%) Greatest absolute difference: 1.0 at index (0,) (up to 1e-05 allowed)",
     },

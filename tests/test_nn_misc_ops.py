@@ -114,3 +114,23 @@ def test_fractional_max_pool_without_samples_draws_from_the_key():
     first = pool(x, rng=jax.random.key(1))
     np.testing.assert_array_equal(first, jax.jit(pool)(x, rng=jax.random.key(1)))
     assert first.shape == (1, 2, 4, 4)
+
+
+@pytest.mark.parametrize("mode", ["bilinear", "bicubic"])
+@pytest.mark.parametrize(
+    ("size", "align_corners"), [((5, 13), False), ((17, 7), True), ((4, 30), False)]
+)
+def test_antialiased_resize_matches_pytorch(mode, size, align_corners):
+    x = torch.randn(2, 3, 10, 20, requires_grad=True)
+
+    def resize(x):
+        return torch.nn.functional.interpolate(
+            x, size=size, mode=mode, align_corners=align_corners, antialias=True
+        )
+
+    expected = resize(x)
+    (expected * torch.arange(size[1])).sum().backward()
+    actual = jax.jit(t2j(resize))(t2j(x.detach()))
+    grad = jax.grad(lambda a: (t2j(resize)(a) * jnp.arange(size[1])).sum())(t2j(x.detach()))
+    assert_close(actual, expected)
+    assert_close(grad, x.grad)

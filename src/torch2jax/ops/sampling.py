@@ -1,5 +1,6 @@
-"""Sampling volumes at given coordinates: ``grid_sampler_3d`` (``torch.nn.functional.grid_sample``
-on 5-D inputs), trilinear or nearest, with zeros, border or reflection padding.
+"""Resampling: volumes at given coordinates (``grid_sampler_3d``, ``grid_sample`` on 5-D inputs:
+trilinear or nearest, zeros, border or reflection padding) and antialiased resizing
+(``interpolate(..., antialias=True)``, bilinear and bicubic).
 
 The 2-D sampler comes from PyTorch's decomposition; the 3-D one has none. The arithmetic follows
 PyTorch's CPU kernel (GridSampler.h), so gradients with respect to both the input and the grid
@@ -11,8 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 import jax.numpy as jnp
+import numpy as np
 
-from torch2jax.ops._common import aten
+from torch2jax.ops._common import aten, precision
 from torch2jax.registry import implements
 
 _BILINEAR, _NEAREST = 0, 1
@@ -88,3 +90,111 @@ def grid_sampler_3d(
                 corner = _gather(x, z0 + dz, y0 + dy, x0 + dx, sizes)
                 out = out + corner * (wz * wy * wx)[:, None]
     return out.astype(x.dtype)
+
+
+# --------------------------------------------------------------------------------------------------
+# Antialiased resizing (interpolate(..., antialias=True)): PyTorch's separable kernels
+
+
+def _bilinear_filter(x: np.ndarray) -> np.ndarray:
+    x = np.abs(x)
+    return np.where(x < 1, 1 - x, 0)
+
+
+def _bicubic_filter(x: np.ndarray, a: float = -0.5) -> np.ndarray:
+    x = np.abs(x)
+    near = ((a + 2) * x - (a + 3)) * x * x + 1
+    far = (((x - 5) * x + 8) * x - 4) * a
+    return np.where(x < 1, near, np.where(x < 2, far, 0))
+
+
+_FILTERS = {"bilinear": (_bilinear_filter, 2), "bicubic": (_bicubic_filter, 4)}
+
+
+def _resize_scale(
+    input_size: int, output_size: int, align_corners: bool, scale: float | None
+) -> float:
+    if align_corners:
+        return (input_size - 1) / (output_size - 1) if output_size > 1 else 0.0
+    return 1.0 / scale if scale is not None and scale > 0 else input_size / output_size
+
+
+def _antialias_matrix(
+    input_size: int, output_size: int, scale: float, mode: str, dtype: Any
+) -> np.ndarray:
+    """(output, input) weights of one axis: the filter widened by the downscaling factor, so
+    every input pixel under an output pixel contributes, normalized to sum 1 per output.
+
+    Computed in the input's dtype, as PyTorch's kernel does: in float32 its weights carry
+    float32 rounding, which the results must share to match."""
+    filter_fn, interp_size = _FILTERS[mode]
+    real = np.dtype(dtype).type
+    scale = real(scale)
+    support = real(interp_size / 2) * scale if scale >= 1 else real(interp_size / 2)
+    inverse = real(1) / scale if scale >= 1 else real(1)
+    weights = np.zeros((output_size, input_size), dtype)
+    for i in range(output_size):
+        center = scale * real(i + 0.5)
+        low = max(int(center - support + real(0.5)), 0)
+        high = min(int(center + support + real(0.5)), input_size)
+        taps = filter_fn(
+            (np.arange(high - low).astype(dtype) + real(low) - center + real(0.5)) * inverse
+        ).astype(dtype)
+        total = real(0)
+        for tap in taps:
+            total = real(total + tap)
+        weights[i, low:high] = taps / total if total != 0 else taps
+    return weights
+
+
+def _resize_antialiased(
+    x: Any,
+    output_size: Any,
+    align_corners: bool,
+    scales_h: float | None,
+    scales_w: float | None,
+    mode: str,
+) -> Any:
+    in_h, in_w = x.shape[-2:]
+    out_h, out_w = (int(s) for s in output_size)
+    compute = x.dtype if jnp.issubdtype(x.dtype, jnp.floating) else jnp.float32
+    weight_dtype = np.float64 if compute == jnp.float64 else np.float32
+    rows = _antialias_matrix(
+        in_h, out_h, _resize_scale(in_h, out_h, align_corners, scales_h), mode, weight_dtype
+    )
+    columns = _antialias_matrix(
+        in_w, out_w, _resize_scale(in_w, out_w, align_corners, scales_w), mode, weight_dtype
+    )
+    out = jnp.einsum(
+        "oh,...hw,pw->...op",
+        jnp.asarray(rows, compute),
+        x.astype(compute),
+        jnp.asarray(columns, compute),
+        precision=precision(),
+    )
+    if not jnp.issubdtype(x.dtype, jnp.floating):
+        info = jnp.iinfo(x.dtype)
+        out = jnp.clip(jnp.round(out), info.min, info.max)
+    return out.astype(x.dtype)
+
+
+@implements(aten._upsample_bilinear2d_aa.default)
+def upsample_bilinear2d_aa(
+    x: Any,
+    output_size: Any,
+    align_corners: bool,
+    scales_h: float | None = None,
+    scales_w: float | None = None,
+) -> Any:
+    return _resize_antialiased(x, output_size, align_corners, scales_h, scales_w, "bilinear")
+
+
+@implements(aten._upsample_bicubic2d_aa.default)
+def upsample_bicubic2d_aa(
+    x: Any,
+    output_size: Any,
+    align_corners: bool,
+    scales_h: float | None = None,
+    scales_w: float | None = None,
+) -> Any:
+    return _resize_antialiased(x, output_size, align_corners, scales_h, scales_w, "bicubic")
