@@ -13,7 +13,7 @@ from torch2jax.ops import (  # noqa: F401
     indexing,
     linalg,
     linalg_solvers,
-    losses,
+    linear_cross_entropy,
     nn,
     random,
     reductions,

@@ -1,4 +1,4 @@
-"""Losses with no Core ATen decomposition: the fused linear + cross-entropy ops and CTC."""
+"""The fused linear + cross-entropy ops of ``torch.nn.functional.linear_cross_entropy``."""
 
 from __future__ import annotations
 
