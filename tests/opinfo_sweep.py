@@ -90,6 +90,8 @@ RANDOM = {
     "nn.functional.alpha_dropout",
     "nn.functional.feature_alpha_dropout.with_train",
     "nn.functional.rrelu",
+    # Its gradient samples (the sampled run's first) apply dropout 0.5 in training mode.
+    "nn.functional.multi_head_attention_forward",
     "nn.functional.fractional_max_pool2d",
     "nn.functional.fractional_max_pool3d",
     "svd_lowrank",
@@ -117,6 +119,8 @@ DATA_DEPENDENT = {
     "bincount",
     "__getitem__",
     "index_put",
+    "tensor_split",
+    "nn.functional.one_hot",
 }
 
 # Returns a Python value read from a tensor: must work eagerly and raise ConcretizationError

@@ -1,5 +1,5 @@
-"""Neural-network operations: convolution, pooling, normalization, activations, embedding,
-losses and attention."""
+"""Neural-network operations: convolution, pooling, normalization, activations, losses and
+attention (embeddings: ops/embedding.py)."""
 
 from __future__ import annotations
 
@@ -745,18 +745,7 @@ def prelu(x: Any, weight: Any) -> Any:
 
 
 # --------------------------------------------------------------------------------------------------
-# Embedding and losses
-
-
-@implements(aten.embedding)
-def embedding(
-    weight: Any,
-    indices: Any,
-    padding_idx: int = -1,
-    scale_grad_by_freq: bool = False,
-    sparse: bool = False,
-) -> Any:
-    return jnp.take(weight, indices, axis=0)
+# Losses (embeddings: ops/embedding.py)
 
 
 def _reduce_loss(loss: Any, reduction: int) -> Any:

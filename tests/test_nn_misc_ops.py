@@ -1,0 +1,136 @@
+"""Neural-network and misc lowerings beyond what the OpInfo samples check: embedding gradients
+(padding_idx, scale_grad_by_freq), value-sized outputs under jit (tensor_split, one_hot)."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import torch
+
+from tests.conftest import assert_close
+from torch2jax import t2j
+from torch2jax.errors import DataDependentShapeError
+
+
+def _weight_grad(fn, weight: torch.Tensor):
+    weight = weight.detach().requires_grad_(True)
+    fn(weight).sum().backward()
+    actual = jax.grad(lambda w: t2j(fn)(w).sum())(t2j(weight.detach()))
+    return actual, weight.grad
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"padding_idx": 1}, {"padding_idx": -2}, {"scale_grad_by_freq": True}],
+    ids=["padding_idx", "negative_padding_idx", "scale_grad_by_freq"],
+)
+def test_embedding_weight_gradient_follows_pytorch(kwargs):
+    indices = torch.tensor([[1, 2, 1], [3, 1, 0]])
+    weight = torch.randn(5, 4)
+
+    def fn(w):
+        return torch.nn.functional.embedding(indices, w, **kwargs) * torch.arange(4.0)
+
+    actual, expected = _weight_grad(fn, weight)
+    assert_close(actual, expected)
+
+
+@pytest.mark.parametrize("mode", ["sum", "mean"])
+def test_embedding_bag_scale_grad_by_freq(mode):
+    indices = torch.tensor([[1, 1, 2], [1, 0, 4]])
+    weight = torch.randn(5, 3)
+
+    def fn(w):
+        return torch.nn.functional.embedding_bag(indices, w, mode=mode, scale_grad_by_freq=True)
+
+    actual, expected = _weight_grad(fn, weight)
+    assert_close(actual, expected)
+
+
+def test_embedding_bag_max_with_empty_bag_and_padding():
+    indices = torch.tensor([2, 0, 3, 3, 1])
+    offsets = torch.tensor([0, 2, 2])
+    weight = torch.randn(5, 3)
+
+    def fn(w):
+        return torch.nn.functional.embedding_bag(indices, w, offsets, mode="max", padding_idx=3)
+
+    assert_close(jax.jit(t2j(fn))(t2j(weight)), fn(weight))
+
+
+def test_tensor_split_with_a_constant_tensor_of_split_points_works_under_jit():
+    points = torch.tensor([1, 4])
+    x = torch.randn(6, 2)
+
+    def fn(x):
+        return x.tensor_split(points)
+
+    assert_close(jax.jit(t2j(fn))(t2j(x)), fn(x))
+
+
+def test_tensor_split_with_traced_split_points_raises_under_jit():
+    fn = t2j(lambda x, points: torch.tensor_split(x, points))
+    x, points = jnp.ones((6, 2)), jnp.array([1, 4])
+    assert len(fn(x, points)) == 3
+    with pytest.raises(DataDependentShapeError, match="Python int or list"):
+        jax.jit(fn)(x, points)
+
+
+def test_one_hot_under_jit_needs_num_classes():
+    labels = jnp.array([0, 2, 1])
+    with_classes = jax.jit(t2j(lambda y: torch.nn.functional.one_hot(y, num_classes=4)))
+    np.testing.assert_array_equal(with_classes(labels), np.eye(4, dtype=int)[[0, 2, 1]])
+    without = jax.jit(t2j(lambda y: torch.nn.functional.one_hot(y)))
+    with pytest.raises(DataDependentShapeError, match="num_classes="):
+        without(labels)
+
+
+@pytest.mark.parametrize(
+    ("fn", "shape", "kernel", "output_size"),
+    [
+        (torch.nn.functional.fractional_max_pool2d, (2, 3, 9, 11), (3, 2), (4, 5)),
+        (torch.nn.functional.fractional_max_pool2d, (3, 9, 11), 3, (4, 1)),
+        (torch.nn.functional.fractional_max_pool3d, (2, 2, 7, 8, 9), (2, 3, 2), (3, 4, 5)),
+    ],
+    ids=["2d", "2d_unbatched", "3d"],
+)
+def test_fractional_max_pool_with_given_samples_matches_pytorch(fn, shape, kernel, output_size):
+    x = torch.randn(*shape)
+    planes = shape[:2] if len(shape) == len(output_size) + 2 else (1, shape[0])
+    samples = torch.rand(*planes, len(output_size))
+
+    def pool(x, samples):
+        return fn(x, kernel, output_size=output_size, return_indices=True, _random_samples=samples)
+
+    actual = jax.jit(t2j(pool))(t2j(x), t2j(samples))
+    assert_close(actual, pool(x, samples), atol=0, rtol=0)
+
+
+def test_fractional_max_pool_without_samples_draws_from_the_key():
+    x = jnp.asarray(np.random.default_rng(0).normal(size=(1, 2, 9, 9)), jnp.float32)
+    pool = t2j(lambda x: torch.nn.functional.fractional_max_pool2d(x, 3, output_size=4))
+    first = pool(x, rng=jax.random.key(1))
+    np.testing.assert_array_equal(first, jax.jit(pool)(x, rng=jax.random.key(1)))
+    assert first.shape == (1, 2, 4, 4)
+
+
+@pytest.mark.parametrize("mode", ["bilinear", "bicubic"])
+@pytest.mark.parametrize(
+    ("size", "align_corners"), [((5, 13), False), ((17, 7), True), ((4, 30), False)]
+)
+def test_antialiased_resize_matches_pytorch(mode, size, align_corners):
+    x = torch.randn(2, 3, 10, 20, requires_grad=True)
+
+    def resize(x):
+        return torch.nn.functional.interpolate(
+            x, size=size, mode=mode, align_corners=align_corners, antialias=True
+        )
+
+    expected = resize(x)
+    (expected * torch.arange(size[1])).sum().backward()
+    actual = jax.jit(t2j(resize))(t2j(x.detach()))
+    grad = jax.grad(lambda a: (t2j(resize)(a) * jnp.arange(size[1])).sum())(t2j(x.detach()))
+    assert_close(actual, expected)
+    assert_close(grad, x.grad)
