@@ -5,10 +5,11 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 import torch
 
 from tests.conftest import assert_close
-from torch2jax import t2j
+from torch2jax import CapturedMutationWarning, t2j
 
 
 def test_positional_keyword_scalar_and_other_arguments():
@@ -173,3 +174,22 @@ def test_no_grad_and_detach_stop_gradients():
     x = torch.randn(4, requires_grad=True)
     f(x).backward()
     assert_close(jax.grad(t2j(f))(t2j(x.detach())), x.grad)
+
+
+def test_captured_tensor_changed_in_place_is_seen_by_the_call_but_not_kept():
+    counter = torch.zeros(3)
+
+    def f(x):
+        counter.add_(x)
+        counter[0] = x[1] * 5
+        alias = counter
+        alias += 1
+        return counter * 2
+
+    x = torch.tensor([1.0, 2.0, 3.0])
+    expected = f(x.clone())
+    counter.zero_()
+    for jf in (t2j(f), jax.jit(t2j(f))):
+        with pytest.warns(CapturedMutationWarning, match="captured"):
+            assert_close(jf(t2j(x)), expected)
+        np.testing.assert_array_equal(counter.numpy(), [0.0, 0.0, 0.0])

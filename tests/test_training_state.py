@@ -12,7 +12,7 @@ import torch
 import torchvision
 
 from tests.conftest import assert_close
-from torch2jax import StateDictError, t2j
+from torch2jax import CapturedMutationWarning, StateDictError, t2j
 
 
 def _state(module):
@@ -216,3 +216,15 @@ def test_resnet18_training_outputs_and_buffers_match_pytorch(resnet_steps, step)
         _max_errors(results[step]),
     )
     _buffers_untouched(module, before)
+
+
+def test_module_captured_by_a_function_trains_with_its_buffers_left_alone():
+    # t2j(lambda x: bn(x)): the buffers are captured constants, not state the call can return.
+    bn = torch.nn.BatchNorm1d(3).train()
+    x = torch.randn(8, 3)
+    before = copy.deepcopy(bn.state_dict())
+    with pytest.warns(CapturedMutationWarning, match="return_state_dict=True"):
+        out = jax.jit(t2j(lambda inputs: bn(inputs)))(t2j(x))
+    for name, value in bn.state_dict().items():
+        np.testing.assert_array_equal(value.numpy(), before[name].numpy())
+    assert_close(out, bn(x))

@@ -18,6 +18,7 @@ import torch.utils._pytree as torch_pytree
 from torch2jax import ops as _ops  # noqa: F401  (registers the built-in lowerings)
 from torch2jax.convert import array_to_tensor, tensor_to_array
 from torch2jax.errors import (
+    CapturedMutationWarning,
     ConcretizationError,
     DataDependentShapeError,
     MissingRNGError,
@@ -40,6 +41,7 @@ from torch2jax.sharding import (
 from torch2jax.torchish import Torchish
 
 __all__ = [
+    "CapturedMutationWarning",
     "ConcretizationError",
     "DataDependentShapeError",
     "MissingRNGError",

@@ -11,6 +11,7 @@ import linecache
 import os
 import re
 import sys
+import warnings
 from collections.abc import Iterable
 from typing import Any
 
@@ -353,4 +354,34 @@ def tracer_leak_message(leaks: list[str]) -> str:
         "are state that must carry over between calls, register them as buffers "
         "(self.register_buffer(name, tensor)) and use return_state_dict=True to get their new "
         "values."
+    )
+
+
+def warn_at_user_line(message: str, category: type[Warning]) -> None:
+    """Warn pointing at the user's code, not at JAX's tracing machinery or torch2jax."""
+    filename, _, line = (user_source_line() or "<unknown>:0").rpartition(":")
+    warnings.warn_explicit(message, category, filename, int(line), module="torch2jax")
+
+
+# --------------------------------------------------------------------------------------------------
+# Captured tensors changed in place
+
+
+class CapturedMutationWarning(UserWarning):
+    """Converted code changed, in place, a plain tensor that it captured instead of receiving it.
+
+    The rest of the call sees the new value, but it is not written back: a converted function is
+    pure, and under ``jax.jit`` the new value is a tracer. The warning says how to keep it.
+    """
+
+
+def captured_mutation_message(api: str | None) -> str:
+    operation = f" ({api}, and maybe more)" if api else ""
+    return (
+        f"torch2jax: the converted code changes in place{operation} tensors that it captured "
+        "(globals, closure variables or module buffers that were not passed in). The rest of "
+        "this call sees the changes, but the PyTorch tensors keep their old values: converted code is a pure function, and under "
+        "jax.jit the new value is only a tracer. To keep such state, pass the tensor in and "
+        "return its new value, or convert the module itself (t2j(module)) and call it with "
+        "return_state_dict=True (batch-norm running statistics, say)."
     )

@@ -5,14 +5,13 @@ JAX tracers, after the call returns. ``guard_module`` puts every such attribute 
 from __future__ import annotations
 
 import contextlib
-import warnings
 from collections.abc import Iterator
 from typing import Any
 
 import jax
 import torch
 
-from torch2jax.errors import TracerLeakWarning, tracer_leak_message, user_source_line
+from torch2jax.errors import TracerLeakWarning, tracer_leak_message, warn_at_user_line
 
 # Where nn.Module keeps its own machinery; parameters and buffers are restored by functional_call.
 _MODULE_INTERNALS = frozenset({"_parameters", "_buffers", "_modules", "training"})
@@ -120,8 +119,4 @@ def guard_module(module: torch.nn.Module) -> Iterator[None]:
         raise
     leaks = _restore(snapshot)
     if leaks:
-        # Point the warning at the user's call, not at JAX's tracing machinery around it.
-        filename, _, line = (user_source_line() or "<unknown>:0").rpartition(":")
-        warnings.warn_explicit(
-            tracer_leak_message(leaks), TracerLeakWarning, filename, int(line), module="torch2jax"
-        )
+        warn_at_user_line(tracer_leak_message(leaks), TracerLeakWarning)

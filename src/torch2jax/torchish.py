@@ -25,11 +25,14 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch2jax import registry
 from torch2jax.convert import tensor_to_array, to_torch_dtype
 from torch2jax.errors import (
+    CapturedMutationWarning,
     ConcretizationError,
     MissingRNGError,
     Torch2JaxError,
     UnsupportedOperationError,
     api_name,
+    captured_mutation_message,
+    warn_at_user_line,
 )
 
 aten = torch.ops.aten
@@ -84,6 +87,7 @@ class Conversion:
     def __init__(self, rng: Any = None):
         self.rng = rng
         self.constants: dict[int, tuple[torch.Tensor, Any]] = {}
+        self.mutated_constants: set[int] = set()
         self.jax_calls: list[Callable[[list[Any]], list[Any]]] = []
         self.api_calls: list[Any] = []
 
@@ -93,6 +97,15 @@ class Conversion:
         if entry is None:
             entry = self.constants[id(tensor)] = (tensor, tensor_to_array(tensor))
         return entry[1]
+
+    def rebind_constant(self, tensor: torch.Tensor, value: Any) -> None:
+        """An in-place change of a captured plain tensor: the rest of this run reads ``value``;
+        the tensor itself is left as it is (with one ``CapturedMutationWarning`` per run)."""
+        if not self.mutated_constants:
+            message = captured_mutation_message(self.current_api_call())
+            warn_at_user_line(message, CapturedMutationWarning)
+        self.mutated_constants.add(id(tensor))
+        self.constants[id(tensor)] = (tensor, value)
 
     def next_key(self, op_name: str) -> Any:
         """A fresh PRNG key for one random operation, split off the run's key."""
@@ -187,6 +200,9 @@ def _inplace_via_functional(func: torch._ops.OpOverload, args: tuple, kwargs: di
             str(func), current_conversion().current_api_call(), func._schema
         )
     target, value = args[0], to_jax(result)
+    if not isinstance(target, Torchish):
+        current_conversion().rebind_constant(target, value)
+        return target
     if tuple(value.shape) != tuple(target.shape):
         # An in-place view op (squeeze_, unsqueeze_, t_, ...; C++ composites such as matmul use
         # them) changes the tensor's own shape: apply that metadata-only change to the wrapper
@@ -199,8 +215,12 @@ def _inplace_via_functional(func: torch._ops.OpOverload, args: tuple, kwargs: di
     return target
 
 
-def _assign(target: Torchish, source: Any) -> None:
+def _assign(target: torch.Tensor, source: Any) -> None:
     value = to_jax(source)
+    if not isinstance(target, Torchish):
+        shape, dtype = tuple(target.shape), to_jax(target).dtype
+        current_conversion().rebind_constant(target, jnp.broadcast_to(value.astype(dtype), shape))
+        return
     dtype = target.value.dtype
     target.value = jnp.broadcast_to(jnp.asarray(value, dtype), target.value.shape)
 
@@ -320,9 +340,76 @@ class ConversionFunctionMode(TorchFunctionMode):
         api_calls = current_conversion().api_calls
         api_calls.append(func)
         try:
+            if _mutates_captured_with_traced(func, args, kwargs):
+                return _mutate_captured(func, args, kwargs)
             return func(*args, **kwargs)
         finally:
             api_calls.pop()
+
+
+def copy_into(target: torch.Tensor, source: torch.Tensor) -> None:
+    """``target.copy_(source)`` for code that runs outside the function mode, a captured plain
+    ``target`` included (rebound for the rest of the run)."""
+    if _mutates_captured_with_traced(torch.Tensor.copy_, (target, source), {}):
+        _mutate_captured(torch.Tensor.copy_, (target, source), {})
+    else:
+        target.copy_(source)
+
+
+def _is_captured(x: Any) -> bool:
+    return (
+        isinstance(x, torch.Tensor)
+        and not isinstance(x, Torchish)
+        and not torch._is_functional_tensor(x)
+    )
+
+
+def _mutates_captured_with_traced(func: Any, args: tuple, kwargs: dict) -> bool:
+    """An in-place method (``add_``, ``copy_``, ``x[i] = v``) on a captured plain tensor with a
+    functionalized value among its arguments: PyTorch's functionalization refuses that."""
+    name = getattr(func, "__name__", "")
+    in_place = (name.endswith("_") and not name.endswith("__")) or name in _IN_PLACE_DUNDERS
+    if not (in_place and args and _is_captured(args[0])):
+        return False
+    leaves = torch_pytree.tree_leaves((args[1:], kwargs))
+    return any(
+        isinstance(leaf, torch.Tensor) and torch._is_functional_tensor(leaf) for leaf in leaves
+    )
+
+
+_IN_PLACE_DUNDERS = {
+    "__setitem__",
+    "__iadd__",
+    "__isub__",
+    "__imul__",
+    "__itruediv__",
+    "__ifloordiv__",
+    "__imod__",
+    "__ipow__",
+    "__iand__",
+    "__ior__",
+    "__ixor__",
+    "__ilshift__",
+    "__irshift__",
+    "__imatmul__",
+}
+
+
+def _mutate_captured(func: Any, args: tuple, kwargs: dict) -> Any:
+    """Run the in-place op on a functionalized copy of the captured tensor, then rebind the
+    tensor's value for the rest of the run (``Conversion.rebind_constant``)."""
+    target = args[0]
+    witness = next(
+        leaf
+        for leaf in torch_pytree.tree_leaves((args[1:], kwargs))
+        if isinstance(leaf, torch.Tensor) and torch._is_functional_tensor(leaf)
+    )
+    copy = witness.new_empty(target.shape, dtype=target.dtype)
+    copy.copy_(target)
+    result = func(copy, *args[1:], **kwargs)
+    torch._sync(copy)
+    current_conversion().rebind_constant(target, to_jax(torch._from_functional_tensor(copy)))
+    return target if result is copy else result
 
 
 @contextlib.contextmanager

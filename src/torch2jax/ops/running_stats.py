@@ -12,17 +12,16 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from torch2jax.torchish import _PYTHON_FACING, Torchish
+from torch2jax.torchish import _PYTHON_FACING, copy_into
 
 aten = torch.ops.aten
 
 
 def _update(running: torch.Tensor, new: torch.Tensor) -> None:
     # A plain tensor here is one the code captured (a module's buffer, not passed in as state):
-    # converting never mutates the user's tensors, so its update is dropped.
-    if isinstance(running, Torchish) or torch._is_functional_tensor(running):
-        with torch.no_grad():
-            running.copy_(new.detach())
+    # the copy rebinds it for the rest of the call only, with a CapturedMutationWarning.
+    with torch.no_grad():
+        copy_into(running, new.detach())
 
 
 def batch_norm(
