@@ -388,7 +388,8 @@ _HF: dict[str, tuple[str, str, dict[str, Any], str]] = {
         "audio",
     ),
 }
-_HF_DEFAULT = {"bert", "gpt2", "llama", "mixtral", "t5", "wav2vec2"}
+# t5 (65 s) stays in the full run: bert, gpt2 and llama cover its attention paths more cheaply.
+_HF_DEFAULT = {"bert", "gpt2", "llama", "mixtral", "wav2vec2"}
 
 
 def _zero_dropout(config: Any) -> None:
@@ -521,7 +522,9 @@ _TIMM: dict[str, tuple[dict[str, Any], int]] = {
     "densenet121": ({}, 32),
     "ghostnet_050": ({}, 32),
 }
-_TIMM_DEFAULT = {"vit_tiny_patch16_224"}
+# resnet18 starts each residual block's last batch norm at weight 0, so its ReLUs meet exact kinks
+# (the gradient bug tests/test_kink_gradients.py pins down showed first here).
+_TIMM_DEFAULT = {"vit_tiny_patch16_224", "resnet18"}
 
 
 @_seeded
