@@ -56,13 +56,29 @@ _TV_KWARGS: dict[str, dict[str, Any]] = {
     "googlenet": {"aux_logits": False, "init_weights": True},
 }
 _TV_INPUT = {"maxvit_t": 224}
-_TV_XFAIL = {
-    "densenet121": {
-        "grad": "first dense block's batch-norm bias gradients differ by ~1.5% of their size "
-        "(3e-4 absolute): sums over many cancelling terms, not yet checked against float64"
+_TV_XFAIL: dict[str, dict[str, str]] = {}
+# Looser tolerances, each with the measurement that shows the difference is float32 round-off.
+_TV_TOLERANCE: dict[str, dict[str, tuple[float, str]]] = {
+    "regnet_x_400mf": {
+        "train": (
+            2e-4,
+            "training-mode batch norm over 8 values per channel in the last stage amplifies "
+            "float32 round-off: PyTorch's own float32 output is 6.5e-5 from its float64 one, and "
+            "in float64 both libraries agree to 3e-13",
+        )
+    },
+    "r3d_18": {
+        "grad": (
+            1e-2,
+            "one ReLU input of 131072 in layer1 is 7e-9 in PyTorch and -2e-7 here (round-off of "
+            "values of size 2), so it falls on the other side of the kink and that element's "
+            "gradient is dropped; every other parameter agrees to 2e-6",
+        )
     },
 }
-_TV_DEFAULT = {"mobilenet_v3_small"}
+# squeezenet1_1: torchvision's builder path and ceil_mode pooling at the cost of 20 s (the
+# batch-norm/hardswish/squeeze-excite path is timm's mobilenetv3_small_050 in the default set).
+_TV_DEFAULT = {"squeezenet1_1"}
 # Models whose parameters and gradients (several GB) would not fit a shared CI machine's memory
 # next to PyTorch's copies; they run in the full sweep only.
 _TV_HUGE = {"regnet_y_128gf", "vit_h_14"}
@@ -91,6 +107,7 @@ def torchvision_classification_cases() -> list[Case]:
                 functools.partial(_torchvision_classifier, name),
                 default=name in _TV_DEFAULT,
                 xfail=_TV_XFAIL.get(name, {}),
+                tolerance=_TV_TOLERANCE.get(name, {}),
             )
         )
     return cases
@@ -122,7 +139,10 @@ def _raft(name: str) -> Built:
     import torchvision
 
     module = torchvision.models.get_model(name, weights=None)
-    return Built(module, (_images(1, 64), _images(1, 64) * 0.5), {"num_flow_updates": 2})
+    # The smallest input RAFT accepts: its correlation pyramid halves the 1/8-scale feature maps
+    # three times and needs at least 2 values left, so 16 features = 128 pixels a side.
+    size = 128
+    return Built(module, (_images(1, size), _images(1, size) * 0.5), {"num_flow_updates": 2})
 
 
 def _spread_class_scores(module: torch.nn.Module) -> None:
@@ -163,7 +183,12 @@ def torchvision_other_cases() -> list[Case]:
         for name in models.list_models(module=models.segmentation)
     ]
     cases += [
-        Case(name, "torchvision video", functools.partial(_torchvision_video, name))
+        Case(
+            name,
+            "torchvision video",
+            functools.partial(_torchvision_video, name),
+            tolerance=_TV_TOLERANCE.get(name, {}),
+        )
         for name in models.list_models(module=models.video)
     ]
     cases += [
@@ -365,7 +390,8 @@ _HF: dict[str, tuple[str, str, dict[str, Any], str]] = {
         "audio",
     ),
 }
-_HF_DEFAULT = {"bert", "gpt2", "llama", "mixtral", "t5", "wav2vec2"}
+# t5 (65 s) stays in the full run: bert, gpt2 and llama cover its attention paths more cheaply.
+_HF_DEFAULT = {"bert", "gpt2", "llama", "mixtral", "wav2vec2"}
 
 
 def _zero_dropout(config: Any) -> None:
@@ -498,7 +524,9 @@ _TIMM: dict[str, tuple[dict[str, Any], int]] = {
     "densenet121": ({}, 32),
     "ghostnet_050": ({}, 32),
 }
-_TIMM_DEFAULT = {"vit_tiny_patch16_224"}
+# resnet18 starts each residual block's last batch norm at weight 0, so its ReLUs meet exact kinks
+# (the gradient bug tests/test_kink_gradients.py pins down showed first here).
+_TIMM_DEFAULT = {"resnet18", "mobilenetv3_small_050"}
 
 
 @_seeded

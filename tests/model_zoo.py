@@ -196,7 +196,10 @@ def check_jit(built: Built) -> float:
 
 
 def check_grad(built: Built) -> float:
-    module = built.module
+    # A copy: some models keep tensors of their last forward on themselves (RAFT's correlation
+    # pyramid), and after an autograd forward those are graph nodes that deepcopy (the train
+    # check's) refuses.
+    module = copy.deepcopy(built.module)
     module.zero_grad(set_to_none=True)
     out = module(*built.args, **built.kwargs)
     differentiable = [
