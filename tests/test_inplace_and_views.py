@@ -151,3 +151,22 @@ def test_mask_assignment_under_jit_has_static_shape():
     x = torch.randn(5, 4)
     out = jax.jit(t2j(f))(t2j(x), jnp.float32(0.1))
     assert_close(out, f(x.clone(), torch.tensor(0.1)))
+
+
+@pytest.mark.parametrize(
+    "shape, pad",
+    [((1, 2, 3), (1, 2)), ((2, 2, 3, 4), (1, 2, 2, 1)), ((1, 1, 2, 3, 4), (1, 1, 0, 1, 1, 1))],
+)
+def test_circular_padding_writes_into_slices_of_a_new_tensor(shape, pad):
+    # PyTorch's C++ kernel fills an empty tensor through slice views, below functionalization.
+    def fn(x):
+        return (
+            torch.nn.functional.pad(x, pad, mode="circular") * torch.arange(1.0, 1.0 + x.ndim)[-1]
+        )
+
+    x = torch.randn(*shape, requires_grad=True)
+    out = fn(x)
+    (out**2).sum().backward()
+    assert_close(t2j(fn)(t2j(x.detach())), out)
+    grad = jax.jit(jax.grad(lambda v: (t2j(fn)(v) ** 2).sum()))(t2j(x.detach()))
+    assert_close(grad, x.grad)

@@ -25,6 +25,10 @@ api_overrides: dict[Callable[..., Any], Callable[..., Any]] = {}
 # register when the first operation of that namespace is looked up, so torch2jax never imports the
 # library itself.
 lazy_namespaces: dict[str, Callable[[], None]] = {}
+# View op packet -> fn(base, changed_view, *view_args): the base with the view's new values written
+# back. Only for code that runs below functionalization (PyTorch's C++ composite kernels, such as
+# circular padding, write into slices of a tensor they just created).
+view_inverses: dict[Any, Callable[..., Any]] = {}
 
 
 def implements(*targets: Any) -> Callable[[F], F]:

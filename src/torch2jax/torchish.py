@@ -169,7 +169,10 @@ def dispatch(func: torch._ops.OpOverload, args: tuple, kwargs: dict) -> Any:
             return _inplace_via_functional(func, args, kwargs)
         return _decompose(func, args, kwargs)
     result = lowering(*[to_jax(a) for a in args], **{k: to_jax(v) for k, v in kwargs.items()})
-    return to_torchish(result, stop_gradient=not torch.is_grad_enabled())
+    result = to_torchish(result, stop_gradient=not torch.is_grad_enabled())
+    if func.overloadpacket in registry.view_inverses and isinstance(args[0], Torchish):
+        result.view_of = (args[0], func.overloadpacket, args[1:], kwargs)
+    return result
 
 
 def _decompose(func: torch._ops.OpOverload, args: tuple, kwargs: dict) -> Any:
@@ -223,6 +226,18 @@ def _assign(target: torch.Tensor, source: Any) -> None:
         return
     dtype = target.value.dtype
     target.value = jnp.broadcast_to(jnp.asarray(value, dtype), target.value.shape)
+    _write_back_to_base(target)
+
+
+def _write_back_to_base(view: Torchish) -> None:
+    """A view made below functionalization (``out.slice(...)`` in a C++ composite kernel) was
+    changed in place: write its new values into its base, as PyTorch's shared storage would."""
+    view_of = getattr(view, "view_of", None)
+    if view_of is None:
+        return
+    base, packet, args, kwargs = view_of
+    inverse = registry.view_inverses[packet]
+    _assign(base, inverse(base.value, view.value, *to_jax(args), **kwargs))
 
 
 def _copy_(target: Torchish, source: Any, non_blocking: bool = False) -> Torchish:

@@ -14,6 +14,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from torch2jax import registry
 from torch2jax.ops._common import aten, canonical_dim, cast, result_type
 from torch2jax.registry import implements
 
@@ -283,3 +284,44 @@ def triu(x: Any, diagonal: int = 0) -> Any:
 @implements(aten.movedim)
 def movedim(x: Any, source: Any, destination: Any) -> Any:
     return jnp.moveaxis(x, source, destination)
+
+
+# --------------------------------------------------------------------------------------------------
+# Writing a changed view back into its base (see registry.view_inverses)
+
+
+def _same_elements(base: Any, changed: Any, *args: Any, **kwargs: Any) -> Any:
+    if args and not isinstance(args[0], (list, tuple)):  # view.dtype, same item size
+        return jax.lax.bitcast_convert_type(changed, base.dtype)
+    return jnp.reshape(changed, base.shape).astype(base.dtype)
+
+
+def _permuted_back(base: Any, changed: Any, dims: Sequence[int]) -> Any:
+    order = [canonical_dim(d, base.ndim) for d in dims]
+    return jnp.transpose(changed, [order.index(i) for i in range(len(order))]) if order else changed
+
+
+def _narrowed_back(base: Any, changed: Any, dim: int, start: int, length: int) -> Any:
+    dim = canonical_dim(dim, base.ndim)
+    start = start % base.shape[dim] if start < 0 else start
+    return slice_scatter(base, changed, dim, start, start + length)
+
+
+registry.view_inverses.update(
+    {
+        aten.view: _same_elements,
+        aten._unsafe_view: _same_elements,
+        aten._reshape_alias: _same_elements,
+        aten.alias: _same_elements,
+        aten.squeeze: _same_elements,
+        aten.unsqueeze: _same_elements,
+        aten.permute: _permuted_back,
+        aten.transpose: lambda base, changed, dim0, dim1: transpose(changed, dim0, dim1),
+        aten.t: lambda base, changed: t(changed),
+        aten.select: select_scatter,
+        aten.slice: slice_scatter,
+        aten.narrow: _narrowed_back,
+        aten.diagonal: diagonal_scatter,
+        aten.as_strided: as_strided_scatter,
+    }
+)
