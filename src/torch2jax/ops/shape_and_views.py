@@ -14,6 +14,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from torch2jax.ops import _lax
 from torch2jax.ops._common import aten, canonical_dim, cast, result_type
 from torch2jax.registry import implements
 
@@ -39,24 +40,29 @@ def view(x: Any, size: Sequence[int], stride: Any = None) -> Any:
         from torch2jax.ops._common import jax_dtype
 
         return jax.lax.bitcast_convert_type(x, jax_dtype(size))
-    return jnp.reshape(x, _infer_size(size, x.size))
+    return _lax.reshape(x, _infer_size(size, x.size))
 
 
 @implements(aten.permute, aten.permute_copy)
 def permute(x: Any, dims: Sequence[int]) -> Any:
-    return jnp.transpose(x, [canonical_dim(d, x.ndim) for d in dims]) if x.ndim else x
+    if not x.ndim:
+        return x
+    permutation = [canonical_dim(d, x.ndim) for d in dims]
+    if sorted(permutation) != list(range(x.ndim)):
+        return jnp.transpose(x, permutation)  # its error names the bad permutation
+    return _lax.transpose(x, permutation)
 
 
 @implements(aten.transpose, aten.transpose_copy)
 def transpose(x: Any, dim0: int, dim1: int) -> Any:
     if x.ndim < 2:
         return x
-    return jnp.swapaxes(x, canonical_dim(dim0, x.ndim), canonical_dim(dim1, x.ndim))
+    return _lax.swap(x, canonical_dim(dim0, x.ndim), canonical_dim(dim1, x.ndim))
 
 
 @implements(aten.t, aten.t_copy)
 def t(x: Any) -> Any:
-    return x.T if x.ndim == 2 else x
+    return jax.lax.transpose(x, (1, 0)) if x.ndim == 2 else x
 
 
 @implements(aten.expand, aten.expand_copy)
@@ -65,12 +71,16 @@ def expand(x: Any, size: Sequence[int], *, implicit: bool = False) -> Any:
     shape = tuple(
         x.shape[i - lead] if s == -1 and i >= lead else int(s) for i, s in enumerate(size)
     )
-    return jnp.broadcast_to(x, shape)
+    if len(shape) < x.ndim or any(
+        d not in (1, s) for d, s in zip(x.shape, shape[lead:], strict=True)
+    ):
+        return jnp.broadcast_to(x, shape)  # its error says why
+    return _lax.broadcast_to(x, shape)
 
 
 @implements(aten.unsqueeze, aten.unsqueeze_copy)
 def unsqueeze(x: Any, dim: int) -> Any:
-    return jnp.expand_dims(x, canonical_dim(dim, x.ndim + 1))
+    return jax.lax.expand_dims(x, (canonical_dim(dim, x.ndim + 1),))
 
 
 @implements(aten.squeeze, aten.squeeze_copy)
@@ -83,7 +93,7 @@ def squeeze(x: Any, dim: Any = None) -> Any:
         dims = [dim] if isinstance(dim, int) else list(dim)
         dims = [canonical_dim(d, x.ndim) for d in dims]
         dims = [d for d in dims if x.shape[d] == 1]
-    return jnp.squeeze(x, axis=tuple(dims)) if dims else x
+    return jax.lax.squeeze(x, tuple(dims)) if dims else x
 
 
 @implements(aten.select, aten.select_copy)
