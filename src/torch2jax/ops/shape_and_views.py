@@ -243,7 +243,10 @@ def cat(tensors: Sequence[Any], dim: int = 0) -> Any:
     # PyTorch skips legacy empty 1-D tensors whatever the other shapes are.
     kept = [t for t in tensors if not (t.ndim == 1 and t.shape[0] == 0)] or list(tensors[:1])
     dim = canonical_dim(dim, kept[0].ndim)
-    return jnp.concatenate([cast(t, dtype) for t in kept], axis=dim)
+    kept = [_lax.constant(t, dtype) for t in kept]
+    if len({t.ndim for t in kept}) == 1 and kept[0].ndim:
+        return jax.lax.concatenate(kept, dim)
+    return jnp.concatenate(kept, axis=dim)  # its error says why
 
 
 @implements(aten.stack)
