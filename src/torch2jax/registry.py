@@ -19,7 +19,46 @@ import torch
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-aten_lowerings: dict[Any, Callable[..., Any]] = {}
+
+class _LoweringTable(dict):
+    """The ATen table; any change to it (``@implements``, a test's monkeypatch) forgets the
+    resolved lookups below."""
+
+    def _changed(self) -> None:
+        _resolved.clear()
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        super().__setitem__(key, value)
+        self._changed()
+
+    def __delitem__(self, key: Any) -> None:
+        super().__delitem__(key)
+        self._changed()
+
+    def pop(self, *args: Any) -> Any:
+        self._changed()
+        return super().pop(*args)
+
+    def popitem(self) -> Any:
+        self._changed()
+        return super().popitem()
+
+    def setdefault(self, key: Any, default: Any = None) -> Any:
+        self._changed()
+        return super().setdefault(key, default)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        super().update(*args, **kwargs)
+        self._changed()
+
+    def clear(self) -> None:
+        super().clear()
+        self._changed()
+
+
+aten_lowerings: dict[Any, Callable[..., Any]] = _LoweringTable()
+# Overload -> its lowering (or None), resolved once: dispatch looks every ATen call up here.
+_resolved: dict[Any, Callable[..., Any] | None] = {}
 api_overrides: dict[Callable[..., Any], Callable[..., Any]] = {}
 # Lowerings of optional libraries' operators (torchvision::nms, say), keyed by namespace: they
 # register when the first operation of that namespace is looked up, so torch2jax never imports the
@@ -66,10 +105,20 @@ def implements(*targets: Any) -> Callable[[F], F]:
 
 def aten_lowering(op: torch._ops.OpOverload) -> Callable[..., Any] | None:
     """The lowering of an ATen overload: its own, else its packet's."""
+    try:
+        return _resolved[op]
+    except KeyError:
+        pass
+    fn = _resolve(op)
+    _resolved[op] = fn
+    return fn
+
+
+def _resolve(op: torch._ops.OpOverload) -> Callable[..., Any] | None:
     fn = aten_lowerings.get(op)
     if fn is None:
         fn = aten_lowerings.get(op.overloadpacket)
     if fn is None and op.namespace in lazy_namespaces:
         lazy_namespaces.pop(op.namespace)()
-        return aten_lowering(op)
+        return _resolve(op)
     return fn

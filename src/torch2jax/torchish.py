@@ -45,6 +45,12 @@ _library.define("call(Tensor[] inputs, int handle) -> Tensor[]")
 jax_call_op = torch.ops.torch2jax.call.default
 
 
+# Per-value work on every operation's result is kept to dictionary lookups (dispatch runs once per
+# ATen operation while tracing): JAX dtype -> PyTorch dtype, resolved once per dtype.
+_TORCH_DTYPES: dict[Any, torch.dtype] = {}
+_CPU = torch.device("cpu")
+
+
 class Torchish(torch.Tensor):
     """A ``torch.Tensor`` whose value is a JAX array (or a JAX tracer, inside jit/grad/vmap)."""
 
@@ -52,10 +58,11 @@ class Torchish(torch.Tensor):
 
     @staticmethod
     def __new__(cls, value: Any) -> Torchish:
+        dtype = _TORCH_DTYPES.get(value.dtype)
+        if dtype is None:
+            dtype = _TORCH_DTYPES[value.dtype] = to_torch_dtype(value.dtype)
         try:
-            tensor = torch.Tensor._make_wrapper_subclass(
-                cls, value.shape, dtype=to_torch_dtype(value.dtype), device="cpu"
-            )
+            tensor = torch.Tensor._make_wrapper_subclass(cls, value.shape, dtype=dtype, device=_CPU)
         except TypeError:
             if all(isinstance(d, int) for d in value.shape):
                 raise
@@ -146,11 +153,14 @@ def to_jax(x: Any) -> Any:
     return x
 
 
+_ARRAY_TYPES = (jax.core.Tracer, jax.Array)  # tracers first: what a trace meets
+
+
 def to_torchish(x: Any, stop_gradient: bool = False) -> Any:
     """A lowering's result with JAX arrays wrapped as Torchish (weak types made strong)."""
-    if isinstance(x, (jax.Array, jax.core.Tracer)):
+    if isinstance(x, _ARRAY_TYPES):
         if x.weak_type:
-            x = jnp.asarray(x, x.dtype)
+            x = jax.lax.convert_element_type(x, x.dtype)  # strong: same dtype, weak_type False
         if stop_gradient:
             x = jax.lax.stop_gradient(x)
         return Torchish(x)
@@ -168,8 +178,11 @@ def dispatch(func: torch._ops.OpOverload, args: tuple, kwargs: dict) -> Any:
         if func._schema.is_mutable and func._schema.name.endswith("_"):
             return _inplace_via_functional(func, args, kwargs)
         return _decompose(func, args, kwargs)
-    result = lowering(*[to_jax(a) for a in args], **{k: to_jax(v) for k, v in kwargs.items()})
-    result = to_torchish(result, stop_gradient=not torch.is_grad_enabled())
+    if kwargs:
+        result = lowering(*map(to_jax, args), **{k: to_jax(v) for k, v in kwargs.items()})
+    else:
+        result = lowering(*map(to_jax, args))
+    result = to_torchish(result, not torch.is_grad_enabled())
     if func.overloadpacket in registry.view_inverses and isinstance(args[0], Torchish):
         result.view_of = (args[0], func.overloadpacket, args[1:], kwargs)
     return result
@@ -314,6 +327,12 @@ def jax_value(tensor: torch.Tensor) -> Any:
 
 class ConversionDispatchMode(TorchDispatchMode):
     """Sends every ATen operation, factory calls and captured plain tensors included, to JAX."""
+
+    @classmethod
+    def _should_skip_dynamo(cls) -> bool:
+        # PyTorch otherwise wraps __torch_dispatch__ in a Dynamo-disabling frame hook, a cost on
+        # every ATen operation; converted code never runs under torch.compile.
+        return False
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         return dispatch(func, args, kwargs or {})

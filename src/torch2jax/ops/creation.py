@@ -49,7 +49,10 @@ def ones(size: Sequence[int], *, dtype: Any = None, **_placement: Any) -> Any:
 @implements(aten.empty, aten.empty_permuted)
 def empty(size: Sequence[int], *args: Any, dtype: Any = None, **_placement: Any) -> Any:
     # PyTorch leaves the contents undefined; zeros are a valid choice and keep runs deterministic.
-    return jnp.zeros(_shape(size), jax_dtype(dtype, default_float()))
+    # One broadcast of a literal: cheaper to trace than jnp.zeros (PyTorch's batch norm makes an
+    # empty tensor on every call).
+    zero = np.zeros((), jax_dtype(dtype, default_float()))
+    return jax.lax.broadcast_in_dim(zero, _shape(size), ())
 
 
 @implements(aten.empty_strided)

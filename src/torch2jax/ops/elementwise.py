@@ -15,6 +15,7 @@ import jax.numpy as jnp
 import jax.scipy.special as jss
 import numpy as np
 
+from torch2jax.ops import _lax
 from torch2jax.ops._common import (
     aten,
     cast,
@@ -44,11 +45,24 @@ def _unary_same(fn: Callable[[Any], Any]) -> Callable[..., Any]:
 
 def _unary_int_to_float(fn: Callable[[Any], Any]) -> Callable[..., Any]:
     """INT_TO_FLOAT: integer and bool inputs compute in the default float dtype."""
+    fn = _LAX_UNARY.get(fn, fn)
 
     def lowering(x: Any) -> Any:
         return fn(cast(x, to_float(x.dtype)))
 
     return lowering
+
+
+# jax.numpy functions that are one lax primitive on floating (and complex) inputs.
+_LAX_UNARY = {
+    jnp.exp: jax.lax.exp,
+    jnp.log: jax.lax.log,
+    jnp.tanh: jax.lax.tanh,
+    jnp.sqrt: jax.lax.sqrt,
+    jnp.sin: jax.lax.sin,
+    jnp.cos: jax.lax.cos,
+    jax.nn.sigmoid: jax.lax.logistic,
+}
 
 
 def _unary_bool(fn: Callable[[Any], Any]) -> Callable[..., Any]:
@@ -59,11 +73,31 @@ def _unary_bool(fn: Callable[[Any], Any]) -> Callable[..., Any]:
 
 
 def _binary_default(fn: Callable[[Any, Any], Any]) -> Callable[..., Any]:
+    fast = _LAX_BINARY.get(fn)
+
     def lowering(a: Any, b: Any) -> Any:
-        _, (a, b) = promote(a, b)
+        dtype, (a, b) = _promote_fast(a, b)
+        if fast is not None and 1 <= category(dtype) <= 2:  # bool, complex: jax.numpy's rules
+            return _lax.binary(fast, a, b)
         return fn(a, b)
 
     return lowering
+
+
+def _promote_fast(*operands: Any) -> tuple[np.dtype, list[Any]]:
+    """``promote`` with Python scalars as NumPy constants (inlined by JAX, no traced op)."""
+    dtype = result_type(*operands)
+    return dtype, [_lax.constant(x, dtype) for x in operands]
+
+
+# Binary jax.numpy functions that are one lax primitive on integer or real operands of one dtype.
+_LAX_BINARY = {
+    jnp.multiply: jax.lax.mul,
+    jnp.maximum: jax.lax.max,
+    jnp.minimum: jax.lax.min,
+    jnp.add: jax.lax.add,
+    jnp.subtract: jax.lax.sub,
+}
 
 
 def _binary_int_to_float(fn: Callable[[Any, Any], Any]) -> Callable[..., Any]:
@@ -283,14 +317,22 @@ for _table, _make in (
 
 @implements(aten.add)
 def add(a: Any, b: Any, *, alpha: Any = 1) -> Any:
-    dtype, (a, b) = promote(a, b)
-    return a + (b if alpha == 1 else b * cast(alpha, dtype))
+    dtype, (a, b) = _promote_fast(a, b)
+    if dtype == jnp.bool_:
+        return a + (b if alpha == 1 else b * cast(alpha, dtype))
+    if alpha != 1:
+        b = _lax.binary(jax.lax.mul, b, _lax.constant(alpha, dtype))
+    return _lax.binary(jax.lax.add, a, b)
 
 
 @implements(aten.sub)
 def sub(a: Any, b: Any, *, alpha: Any = 1) -> Any:
-    dtype, (a, b) = promote(a, b)
-    return a - (b if alpha == 1 else b * cast(alpha, dtype))
+    dtype, (a, b) = _promote_fast(a, b)
+    if dtype == jnp.bool_:
+        return a - (b if alpha == 1 else b * cast(alpha, dtype))
+    if alpha != 1:
+        b = _lax.binary(jax.lax.mul, b, _lax.constant(alpha, dtype))
+    return _lax.binary(jax.lax.sub, a, b)
 
 
 @implements(aten.rsub)
@@ -303,7 +345,7 @@ def div(a: Any, b: Any, *, rounding_mode: str | None = None) -> Any:
     dtype = result_type(a, b)
     if rounding_mode is None:
         dtype = to_float(dtype)
-        return jnp.true_divide(cast(a, dtype), cast(b, dtype))
+        return _lax.binary(jax.lax.div, _lax.constant(a, dtype), _lax.constant(b, dtype))
     a, b = cast(a, dtype), cast(b, dtype)
     if rounding_mode == "trunc":
         if category(dtype) >= 2:

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
+import jax
 import jax.numpy as jnp
 import torch
 
 from torch2jax import registry
 from torch2jax.convert import to_jax_dtype
+from torch2jax.ops import _lax
 from torch2jax.ops._common import aten, cast, precision, promote
 from torch2jax.registry import implements
 
 
 def matmul(a: Any, b: Any) -> Any:
     _, (a, b) = promote(a, b)
-    return jnp.matmul(a, b, precision=precision())
+    product = _lax.matmul(a, b)  # one dot_general where no broadcasting is needed
+    return product if product is not None else jnp.matmul(a, b, precision=precision())
 
 
 implements(aten.mm, aten.bmm, aten.matmul, aten.mv)(matmul)
@@ -37,7 +40,11 @@ def _scaled_sum(bias: Any, product: Any, beta: Any, alpha: Any) -> Any:
         product = product * cast(alpha, dtype)
     if beta == 0:  # PyTorch ignores the bias then, NaN and inf included
         return jnp.broadcast_to(product, jnp.broadcast_shapes(bias.shape, product.shape))
-    return (bias if beta == 1 else bias * cast(beta, dtype)) + product
+    if dtype == jnp.bool_:
+        return (bias if beta == 1 else bias * cast(beta, dtype)) + product
+    if beta != 1:
+        bias = _lax.binary(jax.lax.mul, bias, _lax.constant(beta, dtype))
+    return _lax.binary(jax.lax.add, bias, product)
 
 
 @implements(aten.addmm, aten.baddbmm, aten.addmv)

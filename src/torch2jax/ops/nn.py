@@ -13,7 +13,8 @@ import jax.numpy as jnp
 import numpy as np
 import torch
 
-from torch2jax.ops._common import aten, canonical_dim, cast, precision, to_float
+from torch2jax.ops import _lax
+from torch2jax.ops._common import aten, canonical_dim, cast, category, precision, to_float
 from torch2jax.ops.reductions import index_dtype
 from torch2jax.registry import implements
 
@@ -95,13 +96,17 @@ def _convolution_as_matmul(
     else:
         indices = _patch_indices(height, width, (kh, kw), stride, padding, dilation)
         patches = jnp.take(
-            x.reshape(batch, channels, height * width), indices, axis=2, mode="fill", fill_value=0
+            jax.lax.reshape(x, (batch, channels, height * width)),
+            indices,
+            axis=2,
+            mode="fill",
+            fill_value=0,
         )
-    patches = patches.reshape(batch, channels * kh * kw, out_h * out_w)
-    kernel = weight.reshape(out_channels, channels * kh * kw)
+    patches = _lax.reshape(patches, (batch, channels * kh * kw, out_h * out_w))
+    kernel = jax.lax.reshape(weight, (out_channels, channels * kh * kw))
     # (out, batch, positions): contracting the kernel's rows needs no copy of the kernel.
     out = jax.lax.dot_general(kernel, patches, (((1,), (1,)), ((), ())), precision=precision())
-    return jnp.swapaxes(out, 0, 1).reshape(batch, out_channels, out_h, out_w)
+    return jax.lax.reshape(_lax.swap(out, 0, 1), (batch, out_channels, out_h, out_w))
 
 
 def _weight_gradient_as_matmul(
@@ -237,7 +242,7 @@ def convolution(
             precision=precision(),
         )
     if bias is not None:
-        out = out + bias.reshape((1, -1) + (1,) * spatial).astype(out.dtype)
+        out = jax.lax.add(out, jax.lax.broadcast_in_dim(_as(bias, out.dtype), out.shape, (1,)))
     return out[0] if unbatched else out
 
 
@@ -516,7 +521,7 @@ def _channel_shape(x: Any) -> tuple[int, ...]:
 
 def _as(x: Any, dtype: Any) -> Any:
     """``x`` in ``dtype``; no conversion call at all where it already is (cheaper to trace)."""
-    return x if x.dtype == dtype else x.astype(dtype)
+    return x if x.dtype == dtype else jax.lax.convert_element_type(x, dtype)
 
 
 def _batch_norm(
@@ -552,10 +557,18 @@ def _batch_norm(
     else:
         mean, var = _as(running_mean, compute), _as(running_var, compute)
         new_mean, new_var = running_mean, running_var
-    invstd = jax.lax.rsqrt(var + eps)
-    scale = invstd if weight is None else invstd * _as(weight, compute)
-    shift = -mean * scale if bias is None else _as(bias, compute) - mean * scale
-    out = xf * scale.reshape(_channel_shape(x)) + shift.reshape(_channel_shape(x))
+    # One multiply-add per element; in lax, which is cheaper to trace than jax.numpy.
+    invstd = jax.lax.rsqrt(jax.lax.add(var, np.asarray(eps, var.dtype)))
+    scale = invstd if weight is None else jax.lax.mul(invstd, _as(weight, compute))
+    if bias is None:
+        shift = jax.lax.mul(jax.lax.neg(mean), scale)
+    else:
+        shift = jax.lax.sub(_as(bias, compute), jax.lax.mul(mean, scale))
+    per_channel = (1,) if x.ndim > 1 else (0,)
+    out = jax.lax.add(
+        jax.lax.mul(xf, jax.lax.broadcast_in_dim(scale, x.shape, per_channel)),
+        jax.lax.broadcast_in_dim(shift, x.shape, per_channel),
+    )
     if not training and running_mean is not None:
         # Normalizing with the running statistics saves no batch statistics: PyTorch returns
         # empty save_mean/save_invstd.
@@ -628,16 +641,25 @@ def native_layer_norm(
 ) -> Any:
     axes = tuple(range(x.ndim - len(normalized_shape), x.ndim))
     compute = jnp.float32 if x.dtype in (jnp.float16, jnp.bfloat16) else x.dtype
-    xf = x.astype(compute)
-    mean = jnp.mean(xf, axis=axes, keepdims=True)
-    var = jnp.mean(jnp.square(xf - mean), axis=axes, keepdims=True)
-    rstd = jax.lax.rsqrt(var + eps)
-    out = (xf - mean) * rstd
+    if category(compute) != 2:
+        compute = jnp.result_type(compute, jnp.float32)  # integer inputs: jax.numpy's promotion
+    xf = _lax.constant(x, compute)
+    mean = _lax.reduced_mean(xf, axes)
+    centered = _lax.binary(jax.lax.sub, xf, mean)
+    var = _lax.reduced_mean(jax.lax.integer_pow(centered, 2), axes)
+    rstd = jax.lax.rsqrt(jax.lax.add(var, np.asarray(eps, compute)))
+    out = _lax.binary(jax.lax.mul, centered, rstd)
     if weight is not None:
-        out = out * weight
+        out = _promoted(jax.lax.mul, out, weight)
     if bias is not None:
-        out = out + bias
-    return out.astype(x.dtype), mean, rstd
+        out = _promoted(jax.lax.add, out, bias)
+    return _lax.constant(out, x.dtype), mean, rstd
+
+
+def _promoted(fn: Any, a: Any, b: Any) -> Any:
+    """``fn(a, b)`` in the two arrays' common dtype (jax.numpy's promotion), broadcast."""
+    dtype = a.dtype if a.dtype == b.dtype else jnp.result_type(a, b)
+    return _lax.binary(fn, _lax.constant(a, dtype), _lax.constant(b, dtype))
 
 
 @implements(aten.native_group_norm)
@@ -668,12 +690,27 @@ def native_group_norm(
 
 @implements(aten.relu)
 def relu(x: Any) -> Any:
-    return jnp.where(x <= 0, jnp.zeros((), x.dtype), x)
+    if x.dtype == jnp.bool_:
+        return x
+    zeros = jax.lax.full_like(x, 0)
+    return jax.lax.select(jax.lax.gt(x, zeros), x, zeros)
 
 
 @implements(aten.gelu)
 def gelu(x: Any, *, approximate: str = "none") -> Any:
-    return jax.nn.gelu(x, approximate=approximate == "tanh")
+    if category(x.dtype) != 2:
+        return jax.nn.gelu(x, approximate=approximate == "tanh")
+    # jax.nn.gelu's formulas, in lax (jax.nn.gelu is a jit of its own: costlier to trace).
+    dtype = x.dtype
+    if approximate == "tanh":
+        cube = jax.lax.mul(np.asarray(0.044715, dtype), jax.lax.integer_pow(x, 3))
+        inner = jax.lax.mul(np.sqrt(2 / np.pi).astype(dtype), jax.lax.add(x, cube))
+        cdf = jax.lax.mul(
+            np.asarray(0.5, dtype), jax.lax.add(np.asarray(1, dtype), jax.lax.tanh(inner))
+        )
+        return jax.lax.mul(x, cdf)
+    half = jax.lax.mul(np.asarray(0.5, dtype), x)
+    return jax.lax.mul(half, jax.lax.erfc(jax.lax.mul(jax.lax.neg(x), np.sqrt(0.5).astype(dtype))))
 
 
 @implements(aten.silu)
@@ -785,9 +822,8 @@ def _attention_scores(
 ) -> Any:
     """Scaled ``query @ key^T`` with the causal and user masks applied (masked entries -inf)."""
     scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
-    scores = jnp.matmul(query, jnp.swapaxes(key, -1, -2), precision=precision()) * jnp.asarray(
-        scale, query.dtype
-    )
+    scores = _matmul(query, _lax.swap(key, key.ndim - 1, key.ndim - 2))
+    scores = _lax.binary(jax.lax.mul, scores, _lax.constant(scale, scores.dtype))
     if is_causal:
         causal = jnp.tril(jnp.ones((query.shape[-2], key.shape[-2]), jnp.bool_))
         scores = jnp.where(causal, scores, -jnp.inf)
@@ -823,7 +859,7 @@ def _softmax_attention_jvp(primals: tuple[Any, Any], tangents: tuple[Any, Any]) 
     """
     (scores, value), (scores_dot, value_dot) = primals, tangents
     weights = _attention_weights(scores)
-    out = jnp.matmul(weights, value, precision=precision())
+    out = _matmul(weights, value)
     weighted = weights * scores_dot
     out_dot = (
         jnp.matmul(weighted, value, precision=precision())
@@ -848,7 +884,12 @@ def _attend(scores: Any, value: Any, dropout_p: float) -> Any:
         weights.shape,
     )
     weights = jnp.where(keep, weights / (1.0 - dropout_p), 0).astype(weights.dtype)
-    return jnp.matmul(weights, value, precision=precision())
+    return _matmul(weights, value)
+
+
+def _matmul(a: Any, b: Any) -> Any:
+    product = _lax.matmul(a, b)  # one dot_general where no broadcasting is needed
+    return product if product is not None else jnp.matmul(a, b, precision=precision())
 
 
 def scaled_dot_product_attention(

@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 
 from torch2jax import registry
+from torch2jax.ops import _lax
 from torch2jax.ops._common import aten, canonical_dim, cast, result_type
 from torch2jax.registry import implements
 
@@ -40,24 +41,29 @@ def view(x: Any, size: Sequence[int], stride: Any = None) -> Any:
         from torch2jax.ops._common import jax_dtype
 
         return jax.lax.bitcast_convert_type(x, jax_dtype(size))
-    return jnp.reshape(x, _infer_size(size, x.size))
+    return _lax.reshape(x, _infer_size(size, x.size))
 
 
 @implements(aten.permute, aten.permute_copy)
 def permute(x: Any, dims: Sequence[int]) -> Any:
-    return jnp.transpose(x, [canonical_dim(d, x.ndim) for d in dims]) if x.ndim else x
+    if not x.ndim:
+        return x
+    permutation = [canonical_dim(d, x.ndim) for d in dims]
+    if sorted(permutation) != list(range(x.ndim)):
+        return jnp.transpose(x, permutation)  # its error names the bad permutation
+    return _lax.transpose(x, permutation)
 
 
 @implements(aten.transpose, aten.transpose_copy)
 def transpose(x: Any, dim0: int, dim1: int) -> Any:
     if x.ndim < 2:
         return x
-    return jnp.swapaxes(x, canonical_dim(dim0, x.ndim), canonical_dim(dim1, x.ndim))
+    return _lax.swap(x, canonical_dim(dim0, x.ndim), canonical_dim(dim1, x.ndim))
 
 
 @implements(aten.t, aten.t_copy)
 def t(x: Any) -> Any:
-    return x.T if x.ndim == 2 else x
+    return jax.lax.transpose(x, (1, 0)) if x.ndim == 2 else x
 
 
 @implements(aten.expand, aten.expand_copy)
@@ -66,12 +72,16 @@ def expand(x: Any, size: Sequence[int], *, implicit: bool = False) -> Any:
     shape = tuple(
         x.shape[i - lead] if s == -1 and i >= lead else int(s) for i, s in enumerate(size)
     )
-    return jnp.broadcast_to(x, shape)
+    if len(shape) < x.ndim or any(
+        d not in (1, s) for d, s in zip(x.shape, shape[lead:], strict=True)
+    ):
+        return jnp.broadcast_to(x, shape)  # its error says why
+    return _lax.broadcast_to(x, shape)
 
 
 @implements(aten.unsqueeze, aten.unsqueeze_copy)
 def unsqueeze(x: Any, dim: int) -> Any:
-    return jnp.expand_dims(x, canonical_dim(dim, x.ndim + 1))
+    return jax.lax.expand_dims(x, (canonical_dim(dim, x.ndim + 1),))
 
 
 @implements(aten.squeeze, aten.squeeze_copy)
@@ -84,7 +94,7 @@ def squeeze(x: Any, dim: Any = None) -> Any:
         dims = [dim] if isinstance(dim, int) else list(dim)
         dims = [canonical_dim(d, x.ndim) for d in dims]
         dims = [d for d in dims if x.shape[d] == 1]
-    return jnp.squeeze(x, axis=tuple(dims)) if dims else x
+    return jax.lax.squeeze(x, tuple(dims)) if dims else x
 
 
 @implements(aten.select, aten.select_copy)
@@ -234,7 +244,10 @@ def cat(tensors: Sequence[Any], dim: int = 0) -> Any:
     # PyTorch skips legacy empty 1-D tensors whatever the other shapes are.
     kept = [t for t in tensors if not (t.ndim == 1 and t.shape[0] == 0)] or list(tensors[:1])
     dim = canonical_dim(dim, kept[0].ndim)
-    return jnp.concatenate([cast(t, dtype) for t in kept], axis=dim)
+    kept = [_lax.constant(t, dtype) for t in kept]
+    if len({t.ndim for t in kept}) == 1 and kept[0].ndim:
+        return jax.lax.concatenate(kept, dim)
+    return jnp.concatenate(kept, axis=dim)  # its error says why
 
 
 @implements(aten.stack)
