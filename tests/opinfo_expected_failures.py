@@ -23,7 +23,7 @@ EXPECTED_FAILURES: dict[str, dict[str, str]] = {
         "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.linalg.ldl_solve (ATen operation aten.linalg_ldl_solve.default): out = self.op",
     },
     "linalg.pinv.hermitian": {
-        "grad": "AssertionError: Tensor-likes are not close! Mismatched elements: 25 / 25 (100.0%) Greatest absolute difference: 14.877859115600586 at index (1, 3) (up to 1e-05 ",
+        "grad": "AssertionError: Tensor-likes are not close! Mismatched elements: 2 / 25 (8.0%) Greatest absolute difference: 4.38690185546875e-05 at index (0, 1) (up to 1e-05 a",
     },
     "logcumsumexp": {
         "grad": "AssertionError: Tensor-likes are not close! Mismatched elements: 25 / 125 (20.0%) Greatest absolute difference: 0.0003147125244140625 at index (0, 0, 0) (up to ",
@@ -41,7 +41,7 @@ EXPECTED_FAILURES: dict[str, dict[str, str]] = {
         "grad": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.nn.functional.ctc_loss (ATen operation aten._ctc_loss.default): out = self.op(",
     },
     "torch.ops.aten._scaled_dot_product_flash_attention_for_cpu": {
-        "grad": "AssertionError: Tensor-likes are not close! Mismatched elements: 3 / 384 (0.8%) Greatest absolute difference: 2.956390380859375e-05 at index (0, 1, 1, 4) (up to",
+        "grad": "AssertionError: Tensor-likes are not close! Mismatched elements: 5 / 384 (1.3%) Greatest absolute difference: 3.337860107421875e-05 at index (0, 1, 1, 4) (up to",
     },
 }
 
