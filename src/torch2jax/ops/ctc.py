@@ -163,12 +163,19 @@ def _ctc_forward(
     return (nll, alphas), (log_probs, extended, input_lengths, target_lengths, nll, alphas)
 
 
-def _ctc_backward(
-    zero_infinity: bool, saved: tuple[Any, ...], cotangents: tuple[Any, Any]
-) -> tuple[Any, None, None, None]:
+# Compiled once per shape, so that eager (un-jitted) use does not retrace the scans per call.
+@functools.partial(jax.jit, static_argnums=0)
+def _pytorch_gradient(
+    zero_infinity: bool,
+    log_probs: Any,
+    extended: Any,
+    input_lengths: Any,
+    target_lengths: Any,
+    nll: Any,
+    alphas: Any,
+    nll_cotangent: Any,
+) -> Any:
     """PyTorch's ctc_loss_backward_cpu: the softmax-logit form of the CTC gradient."""
-    log_probs, extended, input_lengths, target_lengths, nll, alphas = saved
-    nll_cotangent = cotangents[0]
     emissions = _emissions(log_probs, extended)
     betas = _betas(emissions, _skips_ahead(extended), input_lengths, target_lengths)
     paths = _log_sum_per_label(alphas + betas, extended, log_probs.shape[-1])
@@ -178,10 +185,18 @@ def _ctc_backward(
     grad = jnp.where(within_input, grad, 0)
     if zero_infinity:
         grad = jnp.where(nll_b == jnp.inf, 0, grad)
-    return grad.astype(log_probs.dtype), None, None, None
+    return grad.astype(log_probs.dtype)
+
+
+def _ctc_backward(
+    zero_infinity: bool, saved: tuple[Any, ...], cotangents: tuple[Any, Any]
+) -> tuple[Any, None, None, None]:
+    grad = _pytorch_gradient(zero_infinity, *saved, cotangents[0])
+    return grad, None, None, None
 
 
 _ctc.defvjp(_ctc_forward, _ctc_backward)
+_compiled_ctc = jax.jit(_ctc, static_argnums=4)
 
 
 def _concrete(lengths: Any) -> list[int] | None:
@@ -271,7 +286,7 @@ def ctc_loss(
     if steps == 0:  # every input length is 0: an empty target has likelihood 1, others 0
         nll = jnp.where(target_lengths == 0, 0.0, jnp.inf).astype(log_probs.dtype)
         return nll, jnp.zeros((batch, 0, extended.shape[1]), log_probs.dtype)
-    nll, alphas = _ctc(log_probs, extended, input_lengths, target_lengths, zero_infinity)
+    nll, alphas = _compiled_ctc(log_probs, extended, input_lengths, target_lengths, zero_infinity)
     return nll, jnp.transpose(jax.lax.stop_gradient(alphas), (1, 0, 2))
 
 
