@@ -35,11 +35,6 @@ EXPECTED_FAILURES: dict[str, dict[str, str]] = {
         "eager": "AssertionError: Tensor-likes are not close! Mismatched elements: 1 / 648 (0.2%) Greatest absolute difference: 2.384185791015625e-05 at index (0, 1, 4, 4, 0) (up",
         "jit": "AssertionError: Tensor-likes are not close! Mismatched elements: 1 / 648 (0.2%) Greatest absolute difference: 2.384185791015625e-05 at index (0, 1, 4, 4, 0) (up",
     },
-    "nn.functional.ctc_loss": {
-        "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.nn.functional.ctc_loss (ATen operation aten._ctc_loss.default): out = self.op(",
-        "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.nn.functional.ctc_loss (ATen operation aten._ctc_loss.default): out = self.op(",
-        "grad": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.nn.functional.ctc_loss (ATen operation aten._ctc_loss.default): out = self.op(",
-    },
     "torch.ops.aten._scaled_dot_product_flash_attention_for_cpu": {
         "grad": "AssertionError: Tensor-likes are not close! Mismatched elements: 5 / 384 (1.3%) Greatest absolute difference: 3.337860107421875e-05 at index (0, 1, 1, 4) (up to",
     },

@@ -4,6 +4,7 @@ from torch2jax.ops import (  # noqa: F401
     counting_and_order,
     covariance,
     creation,
+    ctc,
     distances,
     elementwise,
     embedding,
