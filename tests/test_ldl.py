@@ -20,34 +20,37 @@ def x64_on():
         jax.config.update("jax_enable_x64", previous)
 
 
-def _symmetric_indefinite(n: int, dtype: torch.dtype, small_diagonal: bool) -> torch.Tensor:
+def _symmetric_indefinite(
+    n: int, dtype: torch.dtype, small_diagonal: bool, hermitian: bool = False
+) -> torch.Tensor:
     generator = torch.Generator().manual_seed(n)
     m = torch.randn(3, n, n, generator=generator, dtype=dtype)
-    m = m + m.mT
+    m = m + (m.mH if hermitian else m.mT)
     if small_diagonal:  # forces 2x2 pivots and interchanges
         m.diagonal(dim1=-2, dim2=-1).mul_(0.01)
     return m
 
 
 @pytest.mark.parametrize(
-    ("n", "dtype", "small_diagonal"),
+    ("n", "dtype", "small_diagonal", "hermitian"),
     [
-        (1, torch.float64, False),
-        (6, torch.float64, False),
-        (9, torch.float64, True),
-        (7, torch.float32, True),
-        (6, torch.complex128, True),
+        (1, torch.float64, False, False),
+        (6, torch.float64, False, False),
+        (9, torch.float64, True, False),
+        (7, torch.float32, True, False),
+        (6, torch.complex128, True, False),
+        (7, torch.complex128, True, True),
     ],
 )
-def test_ldl_factor_and_solve_match_lapack(n, dtype, small_diagonal):
+def test_ldl_factor_and_solve_match_lapack(n, dtype, small_diagonal, hermitian):
     tolerance = 1e-4 if dtype == torch.float32 else 1e-9
-    m = _symmetric_indefinite(n, dtype, small_diagonal)
+    m = _symmetric_indefinite(n, dtype, small_diagonal, hermitian)
     b = torch.randn(3, n, 2, generator=torch.Generator().manual_seed(1), dtype=dtype)
-    ld, pivots, info = torch.linalg.ldl_factor_ex(m)
-    x = torch.linalg.ldl_solve(ld, pivots, b)
+    ld, pivots, info = torch.linalg.ldl_factor_ex(m, hermitian=hermitian)
+    x = torch.linalg.ldl_solve(ld, pivots, b, hermitian=hermitian)
 
-    factor = jax.jit(t2j(torch.linalg.ldl_factor_ex))
-    solve = jax.jit(t2j(torch.linalg.ldl_solve))
+    factor = jax.jit(t2j(lambda a: torch.linalg.ldl_factor_ex(a, hermitian=hermitian)))
+    solve = jax.jit(t2j(lambda f, p, y: torch.linalg.ldl_solve(f, p, y, hermitian=hermitian)))
     ld_j, pivots_j, info_j = factor(jnp.asarray(m.numpy()))
     x_j = solve(jnp.asarray(ld.numpy()), jnp.asarray(pivots.numpy()), jnp.asarray(b.numpy()))
 
@@ -65,9 +68,3 @@ def test_singular_matrix_reports_the_zero_pivot():
     np.testing.assert_array_equal(np.asarray(pivots_j), pivots.numpy())
     assert int(info_j) == int(info) == 2
     np.testing.assert_array_equal(np.asarray(ld_j), ld.numpy())
-
-
-def test_complex_hermitian_raises_a_clear_error():
-    m = torch.eye(3, dtype=torch.complex64)
-    with pytest.raises(NotImplementedError, match="hermitian=True"):
-        t2j(lambda a: torch.linalg.ldl_factor(a, hermitian=True))(jnp.asarray(m.numpy()))
