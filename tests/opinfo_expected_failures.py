@@ -10,18 +10,6 @@ EXPECTED_FAILURES: dict[str, dict[str, str]] = {
     "as_strided_scatter": {
         "grad": "AssertionError: Tensor-likes are not close! Mismatched elements: 1 / 1 (100.0%) Greatest absolute difference: 1.0 at index (0,) (up to 1e-05 allowed)",
     },
-    "linalg.ldl_factor": {
-        "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.linalg.ldl_factor (ATen operation aten.linalg_ldl_factor_ex.default): out = se",
-        "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.linalg.ldl_factor (ATen operation aten.linalg_ldl_factor_ex.default): out = se",
-    },
-    "linalg.ldl_factor_ex": {
-        "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.linalg.ldl_factor_ex (ATen operation aten.linalg_ldl_factor_ex.default): out =",
-        "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.linalg.ldl_factor_ex (ATen operation aten.linalg_ldl_factor_ex.default): out =",
-    },
-    "linalg.ldl_solve": {
-        "eager": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.linalg.ldl_solve (ATen operation aten.linalg_ldl_solve.default): out = self.op",
-        "jit": "UnsupportedOperationError: torch2jax does not support the PyTorch operation torch.linalg.ldl_solve (ATen operation aten.linalg_ldl_solve.default): out = self.op",
-    },
     "linalg.pinv.hermitian": {
         "grad": "AssertionError: Tensor-likes are not close! Mismatched elements: 2 / 25 (8.0%) Greatest absolute difference: 4.38690185546875e-05 at index (0, 1) (up to 1e-05 a",
     },

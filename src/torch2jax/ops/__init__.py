@@ -15,6 +15,7 @@ from torch2jax.ops import (  # noqa: F401
     indexing,
     linalg,
     linalg_functions,
+    linalg_ldl,
     linalg_qr,
     linalg_solvers,
     linear_cross_entropy,
