@@ -374,10 +374,8 @@ class ConversionFunctionMode(TorchFunctionMode):
         api_calls = current_conversion().api_calls
         api_calls.append(func)
         try:
-            if _mutates_captured_with_traced(func, args, kwargs):
-                return _mutate_captured(func, args, kwargs)
-            if not torch.is_grad_enabled() and _changes_differentiable_tensor(func, args):
-                return _in_place_keeping_gradient(func, args, kwargs)
+            if args and _is_in_place(func):
+                return _run_in_place(func, args, kwargs)
             return func(*args, **kwargs)
         finally:
             api_calls.pop()
@@ -386,10 +384,30 @@ class ConversionFunctionMode(TorchFunctionMode):
 def copy_into(target: torch.Tensor, source: torch.Tensor) -> None:
     """``target.copy_(source)`` for code that runs outside the function mode, a captured plain
     ``target`` included (rebound for the rest of the run)."""
-    if _mutates_captured_with_traced(torch.Tensor.copy_, (target, source), {}):
-        _mutate_captured(torch.Tensor.copy_, (target, source), {})
+    witness = _functional_leaf((source,), {}) if _is_captured(target) else None
+    if witness is not None:
+        _mutate_captured(torch.Tensor.copy_, (target, source), {}, witness)
     else:
         target.copy_(source)
+
+
+def _run_in_place(func: Any, args: tuple, kwargs: dict) -> Any:
+    """An in-place method (``add_``, ``copy_``, ``x[i] = v``) where PyTorch's own path would go
+    wrong: on a captured plain tensor with a functionalized value among its arguments (which
+    functionalization refuses), or under ``torch.no_grad`` (which would cut the gradient)."""
+    target = args[0]
+    if _is_captured(target):
+        witness = _functional_leaf(args[1:], kwargs)
+        if witness is not None:
+            return _mutate_captured(func, args, kwargs, witness)
+    elif (
+        not torch.is_grad_enabled()
+        and func.__name__ not in _GRADIENT_FLAG_METHODS
+        and isinstance(target, torch.Tensor)
+        and (target.is_floating_point() or target.is_complex())
+    ):
+        return _in_place_keeping_gradient(func, args, kwargs)
+    return func(*args, **kwargs)
 
 
 def _is_captured(x: Any) -> bool:
@@ -403,17 +421,6 @@ def _is_captured(x: Any) -> bool:
 def _is_in_place(func: Any) -> bool:
     name = getattr(func, "__name__", "")
     return (name.endswith("_") and not name.endswith("__")) or name in _IN_PLACE_DUNDERS
-
-
-def _changes_differentiable_tensor(func: Any, args: tuple) -> bool:
-    return (
-        _is_in_place(func)
-        and getattr(func, "__name__", "") not in _GRADIENT_FLAG_METHODS
-        and bool(args)
-        and isinstance(args[0], torch.Tensor)
-        and not _is_captured(args[0])
-        and (args[0].is_floating_point() or args[0].is_complex())
-    )
 
 
 # In-place by name, but they change whether a tensor is differentiated, not its value.
@@ -435,15 +442,12 @@ def _in_place_keeping_gradient(func: Any, args: tuple, kwargs: dict) -> Any:
     return result
 
 
-def _mutates_captured_with_traced(func: Any, args: tuple, kwargs: dict) -> bool:
-    """An in-place method (``add_``, ``copy_``, ``x[i] = v``) on a captured plain tensor with a
-    functionalized value among its arguments: PyTorch's functionalization refuses that."""
-    if not (_is_in_place(func) and args and _is_captured(args[0])):
-        return False
-    leaves = torch_pytree.tree_leaves((args[1:], kwargs))
-    return any(
-        isinstance(leaf, torch.Tensor) and torch._is_functional_tensor(leaf) for leaf in leaves
-    )
+def _functional_leaf(args: tuple, kwargs: dict) -> torch.Tensor | None:
+    """The first functionalized tensor among ``args`` and ``kwargs``, if any."""
+    for leaf in torch_pytree.tree_leaves((args, kwargs)):
+        if isinstance(leaf, torch.Tensor) and torch._is_functional_tensor(leaf):
+            return leaf
+    return None
 
 
 _IN_PLACE_DUNDERS = {
@@ -464,15 +468,11 @@ _IN_PLACE_DUNDERS = {
 }
 
 
-def _mutate_captured(func: Any, args: tuple, kwargs: dict) -> Any:
+def _mutate_captured(func: Any, args: tuple, kwargs: dict, witness: torch.Tensor) -> Any:
     """Run the in-place op on a functionalized copy of the captured tensor, then rebind the
-    tensor's value for the rest of the run (``Conversion.rebind_constant``)."""
+    tensor's value for the rest of the run (``Conversion.rebind_constant``). ``witness``, a
+    functionalized argument, makes the copy a functionalized tensor too."""
     target = args[0]
-    witness = next(
-        leaf
-        for leaf in torch_pytree.tree_leaves((args[1:], kwargs))
-        if isinstance(leaf, torch.Tensor) and torch._is_functional_tensor(leaf)
-    )
     copy = witness.new_empty(target.shape, dtype=target.dtype)
     copy.copy_(target)
     result = func(copy, *args[1:], **kwargs)
