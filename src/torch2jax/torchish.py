@@ -24,6 +24,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from torch2jax import registry
 from torch2jax.convert import tensor_to_array, to_torch_dtype
+from torch2jax.eager_ops import call_lowering, refuse_tracing
 from torch2jax.errors import (
     CapturedMutationWarning,
     ConcretizationError,
@@ -116,6 +117,7 @@ class Conversion:
 
     def next_key(self, op_name: str) -> Any:
         """A fresh PRNG key for one random operation, split off the run's key."""
+        refuse_tracing()  # a draw inside an eager op's compilation would trace the key
         if self.rng is None:
             raise MissingRNGError(op_name)
         self.rng, key = jax.random.split(self.rng)
@@ -178,10 +180,9 @@ def dispatch(func: torch._ops.OpOverload, args: tuple, kwargs: dict) -> Any:
         if func._schema.is_mutable and func._schema.name.endswith("_"):
             return _inplace_via_functional(func, args, kwargs)
         return _decompose(func, args, kwargs)
-    if kwargs:
-        result = lowering(*map(to_jax, args), **{k: to_jax(v) for k, v in kwargs.items()})
-    else:
-        result = lowering(*map(to_jax, args))
+    result = call_lowering(
+        lowering, tuple(map(to_jax, args)), {k: to_jax(v) for k, v in kwargs.items()}
+    )
     result = to_torchish(result, not torch.is_grad_enabled())
     if func.overloadpacket in registry.view_inverses and isinstance(args[0], Torchish):
         result.view_of = (args[0], func.overloadpacket, args[1:], kwargs)

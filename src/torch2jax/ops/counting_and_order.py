@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from torch2jax.eager_ops import is_traced
 from torch2jax.errors import ConcretizationError, DataDependentShapeError
 from torch2jax.ops._common import aten, canonical_dim, promote, result_type, to_float
 from torch2jax.ops.reductions import index_dtype
@@ -20,7 +21,7 @@ from torch2jax.registry import implements
 
 
 def _concrete(*xs: Any) -> bool:
-    return not any(isinstance(x, jax.core.Tracer) for x in xs)
+    return not any(is_traced(x) for x in xs)
 
 
 def _require_concrete(op: str, advice: str, *xs: Any) -> None:

@@ -15,6 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 import torch
 
+from torch2jax.eager_ops import is_traced
 from torch2jax.ops._common import aten, default_complex, default_float, jax_dtype, to_jax_dtype
 from torch2jax.registry import implements
 
@@ -157,7 +158,7 @@ def eye(n: int, m: Any = None, *, dtype: Any = None, **_placement: Any) -> Any:
 
 @implements(aten.linspace)
 def linspace(start: Any, end: Any, steps: int, *, dtype: Any = None, **_placement: Any) -> Any:
-    traced = any(isinstance(v, jax.core.Tracer) for v in (start, end))
+    traced = any(is_traced(v) for v in (start, end))
     # Concrete bounds compute in float64 NumPy (exact); traced tensor bounds (the Tensor
     # overloads under jit) in JAX.
     xp = jnp if traced else np

@@ -24,6 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 import torch
 
+from torch2jax.eager_ops import is_traced
 from torch2jax.registry import implements
 
 aten = torch.ops.aten
@@ -201,7 +202,7 @@ _compiled_ctc = jax.jit(_ctc, static_argnums=4)
 
 def _concrete(lengths: Any) -> list[int] | None:
     """The lengths as Python ints, or None where they are traced (known only at run time)."""
-    if isinstance(lengths, jax.core.Tracer):
+    if is_traced(lengths):
         return None
     return [int(v) for v in np.asarray(lengths).reshape(-1)]
 

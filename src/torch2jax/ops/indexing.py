@@ -13,6 +13,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from torch2jax.eager_ops import is_traced
 from torch2jax.errors import DataDependentShapeError
 from torch2jax.ops._common import aten, canonical_dim, cast, is_array
 from torch2jax.ops.reductions import index_dtype
@@ -21,7 +22,7 @@ from torch2jax.registry import implements
 
 
 def _concrete(x: Any) -> bool:
-    return not isinstance(x, jax.core.Tracer)
+    return not is_traced(x)
 
 
 def _nonzero_tuple(mask: Any, op: str) -> tuple[Any, ...]:

@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 import jax.scipy.linalg as jsl
 
+from torch2jax.eager_ops import is_traced
 from torch2jax.ops._common import aten, precision
 from torch2jax.registry import implements
 
@@ -354,7 +355,7 @@ def _lstsq_pinv(a: Any, b: Any, rcond: float | None) -> tuple[Any, Any, Any]:
 def _all_full_rank(rank: Any, n: int) -> bool:
     """Whether PyTorch reports residuals: eagerly from the ranks; under a transformation the
     ranks have no value, and full rank is assumed (PyTorch returns an empty tensor otherwise)."""
-    if isinstance(rank, jax.core.Tracer):
+    if is_traced(rank):
         return True
     return bool(jnp.all(rank == n))
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import jax
 import jax.numpy as jnp
 import torch
 
+from torch2jax.eager_ops import is_traced
 from torch2jax.ops._common import result_type, to_float
 from torch2jax.ops._gradients import value_with_gradient_of
 from torch2jax.registry import implements
@@ -46,7 +46,7 @@ def gaussian_nll_loss(
         if var < 0:
             raise ValueError("var has negative entry/entries")
         var = jnp.full(jnp.shape(input), var, jnp.result_type(input))
-    elif not isinstance(var, jax.core.Tracer) and bool(jnp.any(var < 0)):
+    elif not is_traced(var) and bool(jnp.any(var < 0)):
         raise ValueError("var has negative entry/entries")
     var = _homoscedastic_variance(tuple(jnp.shape(input)), var)
     if reduction not in ("none", "mean", "sum"):

@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from torch2jax.eager_ops import is_traced
 from torch2jax.ops._common import aten, canonical_dim
 from torch2jax.registry import implements
 
@@ -28,7 +29,7 @@ def _segment_ids(offsets: Any, length: int) -> Any:
 
 
 def _check_lengths(lengths: Any, length: int, unsafe: bool) -> None:
-    if unsafe or isinstance(lengths, jax.core.Tracer):
+    if unsafe or is_traced(lengths):
         return  # under a transformation the values are unknown; PyTorch's unsafe skips it too
     lengths = np.asarray(lengths)
     if (lengths < 0).any():

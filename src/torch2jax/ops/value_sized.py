@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import torch
 
+from torch2jax.eager_ops import is_traced
 from torch2jax.errors import DataDependentShapeError
 from torch2jax.ops._common import canonical_dim, is_array
 from torch2jax.ops.reductions import index_dtype
@@ -30,7 +30,7 @@ def _split_points(indices_or_sections: Any) -> int | list[int]:
     """An int of sections or a list of split points; a tensor's values are read (0-d: sections)."""
     if not is_array(indices_or_sections):
         return indices_or_sections
-    if isinstance(indices_or_sections, jax.core.Tracer):
+    if is_traced(indices_or_sections):
         raise DataDependentShapeError(
             "torch.tensor_split",
             "The split points are a traced tensor, so the pieces' sizes depend on its values: "
@@ -97,7 +97,7 @@ def one_hot(x: Any, num_classes: int = -1) -> Any:
     if not _is_index_dtype(x.dtype):
         raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
     if num_classes == -1:
-        if isinstance(x, jax.core.Tracer):
+        if is_traced(x):
             raise DataDependentShapeError(
                 "torch.nn.functional.one_hot",
                 "Without num_classes the number of classes is max(x) + 1, a value of the "
@@ -106,7 +106,7 @@ def one_hot(x: Any, num_classes: int = -1) -> Any:
         if x.size == 0:
             raise RuntimeError("Can not infer total number of classes from empty tensor.")
         num_classes = int(jnp.max(x)) + 1
-    if not isinstance(x, jax.core.Tracer) and x.size:
+    if not is_traced(x) and x.size:
         if int(jnp.min(x)) < 0:
             raise RuntimeError("Class values must be non-negative.")
         if int(jnp.max(x)) >= num_classes:

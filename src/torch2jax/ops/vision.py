@@ -15,12 +15,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from torch2jax import registry
+from torch2jax.eager_ops import is_traced
 from torch2jax.errors import DataDependentShapeError
 from torch2jax.ops.reductions import index_dtype
 
 
 def _concrete(*xs: Any) -> bool:
-    return not any(isinstance(x, jax.core.Tracer) for x in xs)
+    return not any(is_traced(x) for x in xs)
 
 
 def nms(boxes: Any, scores: Any, iou_threshold: float) -> Any:
