@@ -345,7 +345,9 @@ def _float_output_positions(leaves: list[Any]) -> list[int]:
 
 
 def _torch_sum(leaf: torch.Tensor) -> torch.Tensor:
-    return torch.view_as_real(leaf.resolve_conj()).sum() if leaf.dtype.is_complex else leaf.sum()
+    # Real and imaginary parts summed apart: view_as_real's backward fails on an empty complex
+    # tensor ("Tensor must have a last dimension with stride 1"), a PyTorch limitation.
+    return leaf.real.sum() + leaf.imag.sum() if leaf.dtype.is_complex else leaf.sum()
 
 
 def _jax_sum(leaf: Any) -> Any:
