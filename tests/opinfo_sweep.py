@@ -785,8 +785,9 @@ def write_report(results: list[EntryResult], full: bool, seconds: float, path: s
         + ") count as passing under jit when they raise `DataDependentShapeError`; entries that "
         "return Python values (" + ", ".join(f"`{n}`" for n in sorted(PYTHON_VALUE)) + ") when "
         "they raise `ConcretizationError`. Random entries, samples that request dropout and "
-        "uninitialized memory (`empty*`) are compared in shape and dtype only. For ops whose indices are ambiguous on ties "
-        "(sort, topk, max with dim, ...) only the values are compared.",
+        "uninitialized memory (`empty*`) are compared in shape and dtype only. For ops whose "
+        "indices are ambiguous on ties (sort, topk, max with dim, ...) only the values are "
+        "compared.",
         "",
         *runs[False],
         "",

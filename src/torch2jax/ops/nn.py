@@ -284,7 +284,9 @@ def _lowest(dtype: Any) -> Any:
     return np.array(-np.inf if jnp.issubdtype(dtype, jnp.floating) else jnp.iinfo(dtype).min, dtype)
 
 
-def _max_pool_indices(x: Any, spatial: int, window, strides, dilations, pads) -> Any:
+def _max_pool_indices(
+    x: Any, spatial: int, window: tuple, strides: tuple, dilations: tuple, pads: list
+) -> Any:
     """Flat positions within each plane of every window's maximum, as PyTorch returns them.
 
     The first maximum wins on ties (PyTorch scans each window in order, replacing only on a
