@@ -91,8 +91,21 @@ class Case:
 # Errors relative to scale
 
 
+def _sorted_dicts(tree: Any) -> Any:
+    """Plain dicts with their keys sorted: JAX flattens a dict in key order, PyTorch in insertion
+    order (a detection model's {"boxes", "scores", "labels"})."""
+    if type(tree) is dict:
+        return {key: _sorted_dicts(tree[key]) for key in sorted(tree)}
+    if type(tree) in (list, tuple):
+        return type(tree)(_sorted_dicts(item) for item in tree)
+    return tree
+
+
 def _leaves(tree: Any, jax_side: bool) -> list[np.ndarray]:
-    leaves = jax.tree_util.tree_leaves(tree) if jax_side else torch_pytree.tree_leaves(tree)
+    if jax_side:
+        leaves = jax.tree_util.tree_leaves(tree)
+    else:
+        leaves = torch_pytree.tree_leaves(_sorted_dicts(tree))
     arrays = []
     for leaf in leaves:
         if isinstance(leaf, torch.Tensor):
@@ -141,7 +154,11 @@ def _projection(index: int, shape: tuple[int, ...]) -> np.ndarray:
 
 
 def torch_loss(out: Any) -> torch.Tensor:
-    floats = [leaf for leaf in torch_pytree.tree_leaves(out) if isinstance(leaf, torch.Tensor)]
+    floats = [
+        leaf
+        for leaf in torch_pytree.tree_leaves(_sorted_dicts(out))
+        if isinstance(leaf, torch.Tensor)
+    ]
     floats = [leaf for leaf in floats if leaf.is_floating_point() and leaf.requires_grad]
     return sum(
         (leaf * torch.from_numpy(_projection(i, tuple(leaf.shape)))).sum()
@@ -204,7 +221,7 @@ def check_grad(built: Built) -> float:
     out = module(*built.args, **built.kwargs)
     differentiable = [
         leaf.requires_grad
-        for leaf in torch_pytree.tree_leaves(out)
+        for leaf in torch_pytree.tree_leaves(_sorted_dicts(out))
         if isinstance(leaf, torch.Tensor) and leaf.is_floating_point()
     ]
     torch_loss(out).backward()
