@@ -98,6 +98,12 @@ RANDOM = {
     "pca_lowrank",
 }
 
+
+def requests_dropout(kwargs: dict[str, Any]) -> bool:
+    """Whether a sample of an otherwise deterministic entry asks for dropout (a random draw)."""
+    return (kwargs.get("dropout_p") or 0) > 0
+
+
 # Uninitialized memory: only shapes and dtypes are meaningful.
 UNINITIALIZED = {
     "empty",
@@ -236,13 +242,17 @@ class Call:
     spec: Any
     tensor_positions: list[int]
     output_process: Callable[[Any], Any] | None = None
+    # A random draw (a RANDOM entry, or a sample that requests dropout): shapes and dtypes are
+    # compared, and the conversion gets a PRNG key.
+    random: bool = False
 
     @classmethod
     def of(cls, op: Any, sample: Any, for_grad: bool = False) -> Call:
         leaves, spec = torch_pytree.tree_flatten((sample.input, sample.args, sample.kwargs))
         positions = [i for i, leaf in enumerate(leaves) if isinstance(leaf, torch.Tensor)]
         process = sample.output_process_fn_grad if for_grad else None
-        return cls(op, leaves, spec, positions, process)
+        random = op.full_name in RANDOM or requests_dropout(sample.kwargs)
+        return cls(op, leaves, spec, positions, process, random)
 
     def __call__(self, *tensors: Any) -> Any:
         filled = list(self.leaves)
@@ -296,9 +306,11 @@ def _compare_leaf(actual: Any, expected: Any, exact_dtype: bool, shape_only: boo
     torch.testing.assert_close(actual, expected, equal_nan=True, check_dtype=exact_dtype)
 
 
-def compare(name: str, actual: Any, expected: Any, inputs: list[Any], exact_dtype: bool) -> None:
+def compare(
+    name: str, actual: Any, expected: Any, inputs: list[Any], exact_dtype: bool, random: bool
+) -> None:
     """A t2j result against PyTorch's: leaf by leaf, with the entry's special rules."""
-    shape_only = name in RANDOM or name in UNINITIALIZED
+    shape_only = random or name in UNINITIALIZED
     if name in VALUES_ONLY and isinstance(expected, (tuple, list)):
         actual, expected = actual[0], expected[0]
     if name in FIRST_OUTPUT_ONLY and isinstance(expected, (tuple, list)):
@@ -324,13 +336,9 @@ def _argsort_dim(indices: torch.Tensor, source: torch.Tensor) -> int | None:
     return None if source.ndim == 0 else -1
 
 
-def _random_key(name: str) -> Any:
-    return jax.random.key(0) if name in RANDOM else None
-
-
-def _converted(name: str, call: Call) -> Callable[..., Any]:
+def _converted(call: Call) -> Callable[..., Any]:
     converted = t2j(call)
-    key = _random_key(name)
+    key = jax.random.key(0) if call.random else None
     return (lambda *arrays: converted(*arrays, rng=key)) if key is not None else converted
 
 
@@ -345,7 +353,9 @@ def _float_output_positions(leaves: list[Any]) -> list[int]:
 
 
 def _torch_sum(leaf: torch.Tensor) -> torch.Tensor:
-    return torch.view_as_real(leaf.resolve_conj()).sum() if leaf.dtype.is_complex else leaf.sum()
+    # Real and imaginary parts summed apart: view_as_real's backward fails on an empty complex
+    # tensor ("Tensor must have a last dimension with stride 1"), a PyTorch limitation.
+    return leaf.real.sum() + leaf.imag.sum() if leaf.dtype.is_complex else leaf.sum()
 
 
 def _jax_sum(leaf: Any) -> Any:
@@ -361,6 +371,7 @@ class GradCase:
     expected: list[torch.Tensor]
     loss: Callable[..., Any]
     diff: list[int]
+    random: bool
 
     @classmethod
     def of(cls, name: str, call: Call) -> GradCase | None:
@@ -389,7 +400,7 @@ class GradCase:
             torch.zeros_like(inputs[i]) if g is None else g
             for i, g in zip(diff, grads, strict=True)
         ]
-        converted = _converted(name, call)
+        converted = _converted(call)
 
         def loss(arrays: list[Any], diff_arrays: list[Any]) -> Any:
             filled = list(arrays)
@@ -402,14 +413,14 @@ class GradCase:
             leaves = torch_pytree.tree_leaves(result)
             return sum(_jax_sum(leaves[i]) for i in positions)
 
-        return cls(expected, loss, diff)
+        return cls(expected, loss, diff, call.random)
 
     def gradients(self, arrays: list[Any]) -> Any:
         return jax.grad(self.loss, argnums=1)(arrays, [arrays[i] for i in self.diff])
 
-    def compare(self, name: str, actual: list[Any]) -> None:
+    def compare(self, actual: list[Any]) -> None:
         for a, e in zip(actual, self.expected, strict=True):
-            _compare_leaf(a, e, exact_dtype=True, shape_only=name in RANDOM)
+            _compare_leaf(a, e, exact_dtype=True, shape_only=self.random)
 
 
 def _outcome(check: Callable[[], None]) -> BaseException | None:
@@ -426,14 +437,14 @@ def _outcome(check: Callable[[], None]) -> BaseException | None:
 
 def check_eager(name: str, call: Call) -> None:
     expected, inputs = call.run_torch()
-    actual = _converted(name, call)(*[_array(t) for t in call.tensors()])
-    compare(name, actual, expected, inputs, exact_dtype=True)
+    actual = _converted(call)(*[_array(t) for t in call.tensors()])
+    compare(name, actual, expected, inputs, exact_dtype=True, random=call.random)
 
 
 def check_jit(name: str, call: Call, exact_dtype: bool = True) -> None:
     expected, inputs = call.run_torch()
     arrays = [_array(t) for t in call.tensors()]
-    jitted = jax.jit(_converted(name, call))
+    jitted = jax.jit(_converted(call))
     expected_error = (
         DataDependentShapeError
         if name in DATA_DEPENDENT
@@ -445,7 +456,7 @@ def check_jit(name: str, call: Call, exact_dtype: bool = True) -> None:
         actual = jitted(*arrays)
     except expected_error:
         return  # the clear error this entry must give under jit
-    compare(name, actual, expected, inputs, exact_dtype)
+    compare(name, actual, expected, inputs, exact_dtype, random=call.random)
 
 
 _INT32 = torch.iinfo(torch.int32)
@@ -468,7 +479,7 @@ def fits_32_bits(name: str, call: Call) -> bool:
     or PyTorch results hold values outside int32's range (OpInfo's extremal-value samples,
     results that overflow 32 bits) has no 32-bit counterpart to compare.
     """
-    if name in RANDOM or name in UNINITIALIZED:
+    if call.random or name in UNINITIALIZED:
         return True
     try:
         expected, _ = call.run_torch()
@@ -495,7 +506,7 @@ def check_jit_and_grad(name: str, call: Call, grad_call: Call) -> dict[str, Base
         )
     expected, inputs = call.run_torch()
     arrays = [_array(t) for t in call.tensors()]
-    converted = _converted(name, call)
+    converted = _converted(call)
 
     def both(arrays: list[Any]) -> Any:
         return converted(*arrays), case.gradients(arrays)
@@ -509,11 +520,13 @@ def check_jit_and_grad(name: str, call: Call, grad_call: Call) -> dict[str, Base
     except Exception:  # noqa: BLE001 - attribute the failure to its mode below
         return {
             "jit": _outcome(lambda: check_jit(name, call)),
-            "grad": _outcome(lambda: case.compare(name, case.gradients(arrays))),
+            "grad": _outcome(lambda: case.compare(case.gradients(arrays))),
         }
     return {
-        "jit": _outcome(lambda: compare(name, actual, expected, inputs, exact_dtype=True)),
-        "grad": _outcome(lambda: case.compare(name, grads)),
+        "jit": _outcome(
+            lambda: compare(name, actual, expected, inputs, exact_dtype=True, random=call.random)
+        ),
+        "grad": _outcome(lambda: case.compare(grads)),
     }
 
 
@@ -773,9 +786,10 @@ def write_report(results: list[EntryResult], full: bool, seconds: float, path: s
         + ", ".join(f"`{n}`" for n in sorted(DATA_DEPENDENT))
         + ") count as passing under jit when they raise `DataDependentShapeError`; entries that "
         "return Python values (" + ", ".join(f"`{n}`" for n in sorted(PYTHON_VALUE)) + ") when "
-        "they raise `ConcretizationError`. Random entries and uninitialized memory (`empty*`) "
-        "are compared in shape and dtype only. For ops whose indices are ambiguous on ties "
-        "(sort, topk, max with dim, ...) only the values are compared.",
+        "they raise `ConcretizationError`. Random entries, samples that request dropout and "
+        "uninitialized memory (`empty*`) are compared in shape and dtype only. For ops whose "
+        "indices are ambiguous on ties (sort, topk, max with dim, ...) only the values are "
+        "compared.",
         "",
         *runs[False],
         "",

@@ -206,6 +206,20 @@ UNARY_SAME = {
     aten.square: lambda x: jnp.square(x) if x.dtype != jnp.bool_ else x,
 }
 
+
+@jax.custom_jvp
+def _i0(x: Any) -> Any:
+    return jss.i0(x)
+
+
+@_i0.defjvp
+def _i0_jvp(primals: tuple[Any], tangents: tuple[Any]) -> tuple[Any, Any]:
+    # d/dx i0 = i1, which is 0 at x = 0. jax.scipy's i0 is exp(|x|) * i0e(x), whose derivative
+    # at 0 takes |x|'s one-sided slope of 1.
+    (x,), (tangent,) = primals, tangents
+    return jss.i0(x), jss.i1(x) * tangent
+
+
 UNARY_INT_TO_FLOAT = {
     aten.sin: jnp.sin,
     aten.cos: jnp.cos,
@@ -233,7 +247,7 @@ UNARY_INT_TO_FLOAT = {
     aten.erf: jss.erf,
     aten.erfc: jss.erfc,
     aten.lgamma: jss.gammaln,
-    aten.i0: jss.i0,
+    aten.i0: _i0,
     aten.special_i0e: jss.i0e,
     aten.special_i1: jss.i1,
     aten.special_i1e: jss.i1e,
@@ -270,7 +284,6 @@ BINARY_DEFAULT = {
     aten.__lshift__: jnp.left_shift,
     aten.__rshift__: jnp.right_shift,
     aten.floor_divide: jnp.floor_divide,
-    aten.heaviside: jnp.heaviside,
     aten.nextafter: _nextafter,
     aten.gcd: jnp.gcd,
     aten.lcm: jnp.lcm,
@@ -350,8 +363,16 @@ def div(a: Any, b: Any, *, rounding_mode: str | None = None) -> Any:
     if rounding_mode == "trunc":
         if category(dtype) >= 2:
             return jnp.trunc(a / b).astype(dtype)
-        return jax.lax.div(a, b)
+        return _lax.binary(jax.lax.div, a, b)  # integer division truncates toward zero
     return jnp.floor_divide(a, b)
+
+
+@implements(aten.heaviside)
+def heaviside(x: Any, values: Any) -> Any:
+    # PyTorch's kernel: values where x == 0, else (x > 0) in the common dtype, so NaN gives 0
+    # (jnp.heaviside gives NaN) and integer or bool inputs keep their dtype.
+    dtype, (x, values) = promote(x, values)
+    return jnp.where(x == 0, values, (x > 0).astype(dtype))
 
 
 @implements(aten.abs)
@@ -489,7 +510,11 @@ def addcdiv(x: Any, t1: Any, t2: Any, *, value: Any = 1) -> Any:
 def logit(x: Any, eps: float | None = None) -> Any:
     x = cast(x, to_float(x.dtype))
     if eps is not None:
-        x = jnp.clip(x, eps, 1 - eps)
+        # PyTorch's clamp order: below eps first, then above 1 - eps. With eps > 0.5 the bounds
+        # cross and the order decides (jnp.clip would give 1 - eps everywhere).
+        low = cast(eps, x.dtype)
+        high = 1 - low  # in x's dtype, as PyTorch's kernel computes it
+        x = jnp.where(x < low, low, jnp.where(x > high, high, x))
     return jnp.log(x / (1 - x))
 
 

@@ -97,3 +97,13 @@ def histogramdd_from_bin_tensors(
     x: Any, bins: Sequence[Any], *, weight: Any = None, density: bool = False
 ) -> Any:
     return _histogram(x, bins, weight, density)
+
+
+@implements(aten.histogram.bins_tensor)
+def histogram_from_edges(
+    x: Any, bins: Any, *, weight: Any = None, density: bool = False
+) -> tuple[Any, Any]:
+    """``torch.histogram`` with the bin edges given: the one-dimensional case of the above (the
+    last edge inclusive, values outside the edges and NaN not counted); the edges come back as
+    the second output."""
+    return _histogram(x.reshape(-1, 1), [bins], weight, density), bins

@@ -12,6 +12,8 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
+import torch
 
 from torch2jax.eager_ops import is_traced
 from torch2jax.errors import DataDependentShapeError
@@ -115,7 +117,8 @@ def nonzero(x: Any) -> Any:
 
 @implements(aten.masked_select)
 def masked_select(x: Any, mask: Any) -> Any:
-    x, mask = jnp.broadcast_arrays(x, mask)
+    # Flattened after broadcasting: the result is 1-d, also for 0-d operands.
+    x, mask = (jnp.ravel(a) for a in jnp.broadcast_arrays(x, mask))
     return x[_nonzero_tuple(mask, "torch.masked_select (aten.masked_select)")]
 
 
@@ -133,13 +136,56 @@ def _scatter_index(index: Any, dim: int) -> tuple[Any, ...]:
 
 @implements(aten.gather)
 def gather(x: Any, dim: int, index: Any, *, sparse_grad: bool = False) -> Any:
+    if index.size == 0:  # PyTorch skips its shape checks for an empty index
+        return jnp.zeros(index.shape, x.dtype)
     if x.ndim == 0:
         return jnp.broadcast_to(x, index.shape)
     dim = canonical_dim(dim, x.ndim)
     return x[_scatter_index(index, dim)]
 
 
+# PyTorch's names of the dtypes in its error messages.
+_SCALAR_TYPE_NAMES = {
+    "int32": "Int",
+    "int16": "Short",
+    "int8": "Char",
+    "uint8": "Byte",
+    "bool": "Bool",
+    "float32": "Float",
+    "float64": "Double",
+}
+
+
+@implements(torch.take_along_dim, torch.Tensor.take_along_dim)
+def take_along_dim(x: Any, indices: Any, dim: int | None = None) -> Any:
+    """At the API level: PyTorch's composite checks for int64 indices before it decomposes, and
+    with ``jax_enable_x64`` off int64 tensors are int32 ones (as in JAX)."""
+    if np.dtype(indices.dtype) != np.dtype(index_dtype()):
+        name = _SCALAR_TYPE_NAMES.get(np.dtype(indices.dtype).name, indices.dtype)
+        raise RuntimeError(
+            f"torch.take_along_dim(): dtype of indices should be Long but got {name}"
+        )
+    if dim is None:
+        return gather(jnp.ravel(x), 0, jnp.ravel(indices))
+    if x.ndim == 0:
+        raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
+    if x.ndim != indices.ndim:
+        raise RuntimeError(
+            "torch.take_along_dim(): input and indices should have the same number of "
+            f"dimensions, but got {x.ndim} dimensions for input, and {indices.ndim} "
+            "dimensions for indices"
+        )
+    dim = canonical_dim(dim, x.ndim)
+    # Both broadcast against each other, except along dim (PyTorch's own decomposition).
+    shape = list(np.broadcast_shapes(x.shape[:dim] + (1,) + x.shape[dim + 1 :], indices.shape))
+    index_shape = tuple(shape[:dim] + [indices.shape[dim]] + shape[dim + 1 :])
+    x_shape = tuple(shape[:dim] + [x.shape[dim]] + shape[dim + 1 :])
+    return gather(jnp.broadcast_to(x, x_shape), dim, jnp.broadcast_to(indices, index_shape))
+
+
 def _scatter(x: Any, dim: int, index: Any, src: Any, reduce: str | None) -> Any:
+    if index.size == 0:  # nothing to write; PyTorch skips its shape checks
+        return x
     if x.ndim == 0:
         x, index = x.reshape(1), index.reshape(1)
         src = src.reshape(1) if is_array(src) else src
@@ -182,6 +228,8 @@ _REDUCTION_IDENTITY = {"sum": 0, "prod": 1, "mean": 0}
 def scatter_reduce(
     x: Any, dim: int, index: Any, src: Any, reduce: str, *, include_self: bool = True
 ) -> Any:
+    if index.size == 0:
+        return x
     if x.ndim == 0:
         return scatter_reduce(
             x.reshape(1), 0, index.reshape(1), src.reshape(1), reduce, include_self=include_self
@@ -211,13 +259,15 @@ def scatter_reduce(
 
 @implements(aten.index_add)
 def index_add(x: Any, dim: int, index: Any, source: Any, *, alpha: Any = 1) -> Any:
-    if x.ndim == 0:
-        return x + cast(source, x.dtype).reshape(()) * alpha
-    dim = canonical_dim(dim, x.ndim)
     source = cast(source, x.dtype)
     if alpha != 1:
-        source = source * cast(alpha, x.dtype)
-    return x.at[(slice(None),) * dim + (index.reshape(-1),)].add(source)
+        source = source * cast(alpha, x.dtype)  # bools: an and, as PyTorch's product
+    if x.ndim == 0:
+        return _accumulate(x, source.reshape(()))
+    dim = canonical_dim(dim, x.ndim)
+    where = x.at[(slice(None),) * dim + (index.reshape(-1),)]
+    # Adding into bools is a logical or (PyTorch adds, then saturates at True).
+    return where.max(source) if x.dtype == jnp.bool_ else where.add(source)
 
 
 @implements(aten.index_copy)

@@ -86,6 +86,9 @@ def linalg_eigh(a: Any, UPLO: str = "L", compute_v: bool = True) -> Any:
 
 @implements(aten.linalg_eig)
 def linalg_eig(a: Any) -> Any:
+    if a.shape[-1] == 0:  # JAX's derivative rule takes an argmax over the empty matrix
+        dtype = jnp.promote_types(a.dtype, jnp.complex64)
+        return jnp.zeros(a.shape[:-1], dtype), jnp.zeros(a.shape, dtype)
     # Eigenvector derivatives assume distinct eigenvalues, as PyTorch's backward does.
     w, v = jax.lax.linalg.eig(a, compute_left_eigenvectors=False, enable_eigvec_derivs=True)
     return w, v
@@ -259,19 +262,42 @@ def triangular_solve(
     return x, a_b
 
 
-@implements(aten.cholesky_solve)
-def cholesky_solve(b: Any, factor: Any, upper: bool = False) -> Any:
-    factor, b = _broadcast_batch(factor, b)
+def _cholesky_solve_value(b: Any, factor: Any, upper: bool) -> Any:
+    """``(L L^H)^-1 b`` (``(U^H U)^-1 b`` where ``upper``), only the factor's triangle read."""
     lower = _mH(factor) if upper else factor
     y = jsl.solve_triangular(lower, b, lower=True)
     return jsl.solve_triangular(lower, y, lower=True, trans="C")
 
 
+@functools.partial(jax.custom_jvp, nondiff_argnums=(2,))
+def _cholesky_solve(b: Any, factor: Any, upper: bool) -> Any:
+    return _cholesky_solve_value(b, factor, upper)
+
+
+@_cholesky_solve.defjvp
+def _cholesky_solve_jvp(upper: bool, primals: tuple, tangents: tuple) -> tuple[Any, Any]:
+    """PyTorch's derivative: that of ``A^-1 b`` with ``A = L L^H`` (``U^H U``) formed from the
+    whole factor argument, not only the triangle the value reads, so a triangular factor's
+    gradient is not triangular: dX = A^-1 (db - dA X), dA = dL L^H + L dL^H."""
+    (b, factor), (db, dfactor) = primals, tangents
+    x = _cholesky_solve_value(b, factor, upper)
+    if upper:
+        d_gram = _matmul(_mH(dfactor), factor) + _matmul(_mH(factor), dfactor)
+    else:
+        d_gram = _matmul(dfactor, _mH(factor)) + _matmul(factor, _mH(dfactor))
+    return x, _cholesky_solve_value(db - _matmul(d_gram, x), factor, upper)
+
+
+@implements(aten.cholesky_solve)
+def cholesky_solve(b: Any, factor: Any, upper: bool = False) -> Any:
+    factor, b = _broadcast_batch(factor, b)
+    return _cholesky_solve(b, factor, upper)
+
+
 @implements(aten.cholesky_inverse)
 def cholesky_inverse(factor: Any, upper: bool = False) -> Any:
-    lower = _mH(factor) if upper else factor
     identity = jnp.broadcast_to(jnp.eye(factor.shape[-1], dtype=factor.dtype), factor.shape)
-    return cholesky_solve(identity, lower, False)
+    return _cholesky_solve(identity, factor, upper)
 
 
 @implements(aten.linalg_matrix_exp)

@@ -280,17 +280,18 @@ def _pool_geometry(
     return window, strides, dilations, pads
 
 
-def _max_pool(
-    x: Any, spatial: int, kernel: Any, stride: Any, padding: Any, dilation: Any, ceil_mode: bool
-) -> tuple[Any, Any]:
-    window, strides, dilations, pads = _pool_geometry(
-        x, spatial, kernel, stride, padding, dilation, ceil_mode
-    )
-    lowest = -jnp.inf if jnp.issubdtype(x.dtype, jnp.floating) else jnp.iinfo(x.dtype).min
-    values = jax.lax.reduce_window(
-        x, np.array(lowest, x.dtype), jax.lax.max, window, strides, pads, window_dilation=dilations
-    )
-    # Indices: flat positions within each plane, as PyTorch returns them; the first maximum wins.
+def _lowest(dtype: Any) -> Any:
+    return np.array(-np.inf if jnp.issubdtype(dtype, jnp.floating) else jnp.iinfo(dtype).min, dtype)
+
+
+def _max_pool_indices(
+    x: Any, spatial: int, window: tuple, strides: tuple, dilations: tuple, pads: list
+) -> Any:
+    """Flat positions within each plane of every window's maximum, as PyTorch returns them.
+
+    The first maximum wins on ties (PyTorch scans each window in order, replacing only on a
+    strictly greater value), and NaN wins over numbers.
+    """
     lead = x.ndim - spatial
     plane = x.shape[lead:]
     positions = jnp.arange(math.prod(plane), dtype=index_dtype()).reshape(plane)
@@ -307,12 +308,38 @@ def _max_pool(
 
     _, indices = jax.lax.reduce_window(
         (jax.lax.stop_gradient(x), positions),
-        (np.array(lowest, x.dtype), np.array(sentinel, index_dtype())),
+        (_lowest(x.dtype), np.array(sentinel, index_dtype())),
         pick,
         window,
         strides,
         pads,
         window_dilation=dilations,
+    )
+    return indices
+
+
+def _gathered_from_planes(x: Any, indices: Any, spatial: int) -> Any:
+    """``x`` read at flat per-plane ``indices``: its gradient flows to exactly those elements."""
+    lead = x.ndim - spatial
+    rows = math.prod(x.shape[:lead])
+    planes = x.reshape(rows, math.prod(x.shape[lead:]))
+    flat_indices = indices.reshape(rows, math.prod(indices.shape[lead:]))
+    return jnp.take_along_axis(planes, flat_indices, axis=1).reshape(indices.shape)
+
+
+def _max_pool(
+    x: Any, spatial: int, kernel: Any, stride: Any, padding: Any, dilation: Any, ceil_mode: bool
+) -> tuple[Any, Any]:
+    window, strides, dilations, pads = _pool_geometry(
+        x, spatial, kernel, stride, padding, dilation, ceil_mode
+    )
+    indices = _max_pool_indices(x, spatial, window, strides, dilations, pads)
+    if any(d != 1 for d in dilations):
+        # JAX's max reduce_window has no VJP with window dilation: read the maxima at their
+        # indices instead, which also routes the gradient to PyTorch's chosen element.
+        return _gathered_from_planes(x, indices, spatial), indices
+    values = jax.lax.reduce_window(
+        x, _lowest(x.dtype), jax.lax.max, window, strides, pads, window_dilation=dilations
     )
     return values, indices
 
@@ -346,13 +373,29 @@ def max_pool(
     ceil_mode: bool = False,
 ) -> Any:
     spatial = len(_expand(kernel_size, 1)) if not isinstance(kernel_size, int) else x.ndim - 2
+    if any(d != 1 for d in _expand(dilation, spatial)):
+        return _max_pool(x, spatial, kernel_size, stride, padding, dilation, ceil_mode)[0]
     window, strides, dilations, pads = _pool_geometry(
         x, spatial, kernel_size, stride, padding, dilation, ceil_mode
     )
-    lowest = -jnp.inf if jnp.issubdtype(x.dtype, jnp.floating) else jnp.iinfo(x.dtype).min
     return jax.lax.reduce_window(
-        x, np.array(lowest, x.dtype), jax.lax.max, window, strides, pads, window_dilation=dilations
+        x, _lowest(x.dtype), jax.lax.max, window, strides, pads, window_dilation=dilations
     )
+
+
+def _avg_pool_divisors(
+    size: int, kernel: int, stride: int, pad: int, out: int, count_include_pad: bool
+) -> np.ndarray:
+    """Each output position's divisor along one axis, as PyTorch's CPU kernel counts it.
+
+    A window spans ``[start, start + kernel)`` clipped to the explicit padding; with
+    ``count_include_pad`` that padding counts, but never ceil_mode's extra cells beyond it.
+    """
+    starts = np.arange(out) * stride - pad
+    ends = np.minimum(starts + kernel, size + pad)
+    if not count_include_pad:
+        starts, ends = np.maximum(starts, 0), np.minimum(ends, size)
+    return ends - starts
 
 
 def _avg_pool(
@@ -367,21 +410,29 @@ def _avg_pool(
 ) -> Any:
     window, strides, _, pads = _pool_geometry(x, spatial, kernel, stride, padding, 1, ceil_mode)
     total = jax.lax.reduce_window(x, np.array(0, x.dtype), jax.lax.add, window, strides, pads)
-    if divisor_override:
-        return total / divisor_override
     lead = x.ndim - spatial
-    explicit = _expand(padding, spatial)
-    if count_include_pad:
-        # Padding counts, but not the extra ceil_mode padding beyond it.
-        ones = jnp.pad(jnp.ones(x.shape[lead:], x.dtype), [(p, p) for p in explicit])
-        ceil_pads = [(0, hi - p) for (lo, hi), p in zip(pads[lead:], explicit, strict=True)]
+    if divisor_override is not None:
+        divisors = np.asarray(divisor_override)
     else:
-        ones = jnp.ones(x.shape[lead:], x.dtype)
-        ceil_pads = pads[lead:]
-    counts = jax.lax.reduce_window(
-        ones, np.array(0, x.dtype), jax.lax.add, window[lead:], strides[lead:], ceil_pads
+        # The window sizes are static: one outer product of the per-axis counts.
+        divisors = np.ones((), np.int64)
+        for axis, (pad, _) in enumerate(pads[lead:]):
+            along = _avg_pool_divisors(
+                x.shape[lead + axis],
+                window[lead + axis],
+                strides[lead + axis],
+                pad,
+                total.shape[lead + axis],
+                count_include_pad,
+            )
+            divisors = np.multiply.outer(divisors, along)
+    # Integer inputs keep their dtype: PyTorch divides the integer sum, truncating toward zero
+    # (lax.div's integer semantics).
+    divisors = np.broadcast_to(divisors, total.shape[lead:])
+    spatial_dims = tuple(range(lead, total.ndim))
+    return jax.lax.div(
+        total, jax.lax.broadcast_in_dim(jnp.asarray(divisors, x.dtype), total.shape, spatial_dims)
     )
-    return total / counts
 
 
 def _register_avg_pool(spatial: int, op: Any) -> None:
@@ -535,16 +586,18 @@ def _batch_norm(
     eps: float,
 ):
     """(out, mean, invstd, new_running_mean, new_running_var)."""
-    axes = tuple(i for i in range(x.ndim) if i != 1)
+    # Channels are dim 1; a 1-D input (PyTorch accepts only an empty one) is all channels.
+    channel = 1 if x.ndim > 1 else 0
+    axes = tuple(i for i in range(x.ndim) if i != channel)
     compute = (
         to_float(x.dtype) if x.dtype != jnp.float16 and x.dtype != jnp.bfloat16 else jnp.float32
     )
     xf = _as(x, compute)
     if training or running_mean is None:
         mean = jnp.mean(xf, axis=axes)
-        var = jnp.mean(jnp.square(xf - mean.reshape(_channel_shape(x))), axis=axes)
+        var = jnp.mean(jnp.square(xf - jnp.expand_dims(mean, axes)), axis=axes)
         if training and running_mean is not None:
-            count = x.size // x.shape[1]
+            count = math.prod(x.shape[i] for i in axes)
             unbiased = var * (count / max(count - 1, 1))
             new_mean = (1 - momentum) * running_mean + momentum * jax.lax.stop_gradient(
                 mean
@@ -564,10 +617,9 @@ def _batch_norm(
         shift = jax.lax.mul(jax.lax.neg(mean), scale)
     else:
         shift = jax.lax.sub(_as(bias, compute), jax.lax.mul(mean, scale))
-    per_channel = (1,) if x.ndim > 1 else (0,)
     out = jax.lax.add(
-        jax.lax.mul(xf, jax.lax.broadcast_in_dim(scale, x.shape, per_channel)),
-        jax.lax.broadcast_in_dim(shift, x.shape, per_channel),
+        jax.lax.mul(xf, jax.lax.broadcast_in_dim(scale, x.shape, (channel,))),
+        jax.lax.broadcast_in_dim(shift, x.shape, (channel,)),
     )
     if not training and running_mean is not None:
         # Normalizing with the running statistics saves no batch statistics: PyTorch returns

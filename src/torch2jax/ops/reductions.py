@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import jax
@@ -186,13 +187,7 @@ def logsumexp(x: Any, dim: Any = (), keepdim: bool = False) -> Any:
     return jax.nn.logsumexp(x, axis=canonical_dims(dim, x.ndim), keepdims=keepdim)
 
 
-@implements(aten.linalg_vector_norm)
-def linalg_vector_norm(
-    x: Any, ord: float = 2, dim: Any = None, keepdim: bool = False, *, dtype: Any = None
-) -> Any:
-    if dtype is not None:
-        x = x.astype(jax_dtype(dtype))
-    axes = canonical_dims(dim, x.ndim)
+def _vector_norm_value(x: Any, ord: float, axes: Any, keepdim: bool) -> Any:
     magnitude = jnp.abs(x)
     if ord == float("inf"):
         return jnp.max(magnitude, axis=axes, keepdims=keepdim)
@@ -205,10 +200,63 @@ def linalg_vector_norm(
     total = jnp.sum(
         magnitude * magnitude if ord == 2 else magnitude**ord, axis=axes, keepdims=keepdim
     )
-    # PyTorch's subgradient at a zero vector is 0; the root's derivative there would be inf/NaN.
-    nonzero = total > 0
-    root = jnp.where(nonzero, total, 1) ** (0.5 if ord == 2 else 1.0 / ord)
-    return jnp.where(nonzero, root, jnp.zeros_like(root))
+    return total ** (0.5 if ord == 2 else 1.0 / ord)
+
+
+def _sgn(x: Any) -> Any:
+    """PyTorch's ``sgn``: ``x / |x|``, 0 at 0 (complex inputs too)."""
+    magnitude = jnp.abs(x)
+    return jnp.where(magnitude == 0, 0, x / jnp.where(magnitude == 0, 1, magnitude).astype(x.dtype))
+
+
+def _vector_norm_gradient(x: Any, norm: Any, ord: float, axes: Any) -> Any:
+    """The gradient of the norm (``norm`` with the reduced axes kept) for each element of ``x``,
+    as PyTorch's ``norm_backward`` computes it: its subgradients at zero (0 where a zero
+    element or a zero norm would divide by zero) rather than the NaN/inf the formula gives."""
+    magnitude = jnp.abs(x)
+    if ord == 1:
+        return _sgn(x)
+    if ord == 2:
+        return jnp.where(norm == 0, 0, x / jnp.where(norm == 0, 1, norm).astype(x.dtype))
+    if ord in (float("inf"), float("-inf")):
+        ties = (magnitude == norm) | jnp.isnan(magnitude)
+        count = jnp.sum(ties, axis=axes, keepdims=True).astype(norm.dtype)
+        return _sgn(x) * (ties / count).astype(x.dtype)
+    if ord < 1:
+        power = jnp.where(x == 0, 0, jnp.where(x == 0, 1, magnitude) ** (ord - 1))
+        return _sgn(x) * (power * norm ** (1 - ord)).astype(x.dtype)
+    scale = jnp.where(norm == 0, 0, 1 / jnp.where(norm == 0, 1, norm) ** (ord - 1))
+    if ord < 2:
+        return _sgn(x) * (magnitude ** (ord - 1) * scale).astype(x.dtype)
+    return x * (magnitude ** (ord - 2) * scale).astype(x.dtype)
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(1, 2, 3))
+def _vector_norm(x: Any, ord: float, axes: Any, keepdim: bool) -> Any:
+    return _vector_norm_value(x, ord, axes, keepdim)
+
+
+@_vector_norm.defjvp
+def _vector_norm_jvp(ord: float, axes: Any, keepdim: bool, primals: tuple, tangents: tuple):
+    (x,), (dx,) = primals, tangents
+    norm = _vector_norm_value(x, ord, axes, keepdim=True)
+    if ord == 0:  # piecewise constant
+        d_norm = jnp.zeros_like(norm)
+    else:
+        gradient = _vector_norm_gradient(x, norm, ord, axes)
+        d_norm = jnp.sum(jnp.real(jnp.conj(gradient) * dx), axis=axes, keepdims=True)
+    if not keepdim:
+        norm, d_norm = jnp.squeeze(norm, axes), jnp.squeeze(d_norm, axes)
+    return norm, d_norm
+
+
+@implements(aten.linalg_vector_norm)
+def linalg_vector_norm(
+    x: Any, ord: float = 2, dim: Any = None, keepdim: bool = False, *, dtype: Any = None
+) -> Any:
+    if dtype is not None:
+        x = x.astype(jax_dtype(dtype))
+    return _vector_norm(x, float(ord), canonical_dims(dim, x.ndim), keepdim)
 
 
 @implements(aten.count_nonzero)

@@ -13,11 +13,13 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import torch
 
 from torch2jax import registry
 from torch2jax.ops import _lax
 from torch2jax.ops._common import aten, canonical_dim, cast, result_type
 from torch2jax.registry import implements
+from torch2jax.torchish import _PYTHON_FACING, call_jax, jax_value
 
 
 def _infer_size(shape: Sequence[int], numel: int) -> tuple[int, ...]:
@@ -128,6 +130,39 @@ def narrow(x: Any, dim: int, start: int, length: int) -> Any:
     return jax.lax.slice_in_dim(x, start, start + length, axis=dim)
 
 
+def _narrow_at_traced_start(x: Any, dim: int, start: Any, length: int) -> Any:
+    """``x.narrow(dim, start, length)`` with ``start`` a traced 0-d tensor: a dynamic slice.
+
+    PyTorch wraps a negative start once; it raises where start + length passes the end, which a
+    traced start cannot check: ``lax.dynamic_slice`` clamps such a start instead."""
+    dim = canonical_dim(dim, x.ndim)
+    size = x.shape[dim]
+    if not 0 <= length <= size:
+        raise RuntimeError(f"narrow(): length {length} out of range for dimension size {size}")
+    start = jnp.where(start < 0, start + size, start)
+    return jax.lax.dynamic_slice_in_dim(x, start, length, axis=dim)
+
+
+def narrow_api(x: torch.Tensor, dim: int, start: Any, length: int) -> torch.Tensor:
+    """``torch.narrow``/``Tensor.narrow`` at the PyTorch API level.
+
+    A tensor ``start`` decomposes to ``start.item()``, which a traced start (under ``jit``) cannot
+    give: that case becomes a dynamic slice (a copy, not a view). Every other call keeps
+    PyTorch's own path, a view of ``x``."""
+    if isinstance(start, torch.Tensor):
+        if start.ndim != 0 or start.is_floating_point() or start.is_complex():
+            raise RuntimeError("start must be an 0-dim integral Tensor.")
+        if x.ndim == 0:
+            raise RuntimeError("narrow() cannot be applied to a 0-dim tensor.")
+        if isinstance(jax_value(start), jax.core.Tracer):
+            return call_jax(_narrow_at_traced_start, (x, dim, start, length), {})
+    return torch.narrow(x, dim, start, length)
+
+
+_PYTHON_FACING[torch.narrow] = narrow_api
+_PYTHON_FACING[torch.Tensor.narrow] = narrow_api
+
+
 @implements(aten.diagonal, aten.diagonal_copy)
 def diagonal(x: Any, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Any:
     return jnp.diagonal(x, offset, canonical_dim(dim1, x.ndim), canonical_dim(dim2, x.ndim))
@@ -190,7 +225,26 @@ def as_strided(
     x: Any, size: Sequence[int], stride: Sequence[int], storage_offset: int | None = None
 ) -> Any:
     # Torchish values are contiguous, so the base's flat order is its storage order.
+    _check_within_storage(x, size, stride, storage_offset or 0)
     return jnp.ravel(x)[_strided_positions(size, stride, storage_offset or 0)]
+
+
+def _check_within_storage(x: Any, size: Sequence[int], stride: Sequence[int], offset: int) -> None:
+    """PyTorch's bounds check of as_strided, against the tensor's own elements.
+
+    A JAX array has no storage beyond its elements: a PyTorch view (``base[5:15]``) converts to
+    its own elements only, so as_strided cannot reach the rest of the view's base as it can in
+    PyTorch. Indexing past the end would clamp silently, hence the error."""
+    if any(extent == 0 for extent in size):
+        return
+    last = offset + sum((extent - 1) * step for extent, step in zip(size, stride, strict=True))
+    if offset < 0 or last >= x.size:
+        raise RuntimeError(
+            f"torch2jax: as_strided with sizes {list(size)}, strides {list(stride)} and storage "
+            f"offset {offset} reads element {last} of a storage of {x.size} elements. A "
+            "converted tensor's storage is its own elements (JAX arrays share no storage with a "
+            "base tensor), so as_strided cannot reach outside them."
+        )
 
 
 @implements(aten.as_strided_scatter)
