@@ -244,7 +244,7 @@ def check_grad(built: Built) -> float:
 
 def disable_dropout(module: torch.nn.Module) -> None:
     """p=0 for every dropout-like submodule (nn.Dropout*, torchvision's StochasticDepth, timm's
-    DropPath), so training mode computes the same function in both libraries."""
+    DropPath, timm heads' drop_rate), so training mode computes the same function in both libraries."""
     for sub in module.modules():
         if isinstance(sub, torch.nn.modules.dropout._DropoutNd):
             sub.p = 0.0
@@ -252,6 +252,8 @@ def disable_dropout(module: torch.nn.Module) -> None:
             sub.p = 0.0
         elif type(sub).__name__ == "DropPath":
             sub.drop_prob = 0.0
+        if isinstance(getattr(sub, "drop_rate", None), float):
+            sub.drop_rate = 0.0  # timm heads call F.dropout(x, self.drop_rate, self.training)
 
 
 def check_train(built: Built) -> float:
