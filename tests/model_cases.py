@@ -113,6 +113,20 @@ def torchvision_classification_cases() -> list[Case]:
     return cases
 
 
+# The ResNet backbones (dilated, output stride 8) at 32 px with random weights amplify float32
+# round-off through 100+ layers. Measured on deeplabv3_resnet101 against PyTorch in float64:
+# gradients, PyTorch float32 is 6.2e-2 off and torch2jax 2.5e-2; training-mode outputs 7.4e-4 and
+# 9.7e-4, running statistics 4.6e-4 and 5.2e-4 (its ASPP pooling branch normalizes a batch of
+# two 1x1 maps). The FCN heads and ResNet-50 share the backbone.
+_RESNET_BACKBONE_GRAD = (1e-1, "float32 round-off of the deep ResNet backbone, see above")
+_RESNET_BACKBONE_TRAIN = (2e-3, "float32 round-off of the deep ResNet backbone, see above")
+_SEGMENTATION_TOLERANCE: dict[str, dict[str, tuple[float, str]]] = {
+    "deeplabv3_resnet101": {"grad": _RESNET_BACKBONE_GRAD, "train": _RESNET_BACKBONE_TRAIN},
+    "fcn_resnet101": {"grad": _RESNET_BACKBONE_GRAD, "train": _RESNET_BACKBONE_TRAIN},
+    "deeplabv3_resnet50": {"train": _RESNET_BACKBONE_TRAIN},
+}
+
+
 @_seeded
 def _torchvision_segmentation(name: str) -> Built:
     import torchvision
@@ -127,10 +141,13 @@ def _torchvision_segmentation(name: str) -> Built:
 def _torchvision_video(name: str) -> Built:
     import torchvision
 
-    frames = {"mvit_v1_b": 16, "mvit_v2_s": 16, "s3d": 8}.get(name, 4)
-    size = {"mvit_v1_b": 224, "mvit_v2_s": 224, "s3d": 32}.get(name, 32)
+    # S3D ends in a fixed (2, 7, 7) average pool over 1/8 of the frames and 1/32 of the pixels;
+    # the MViTs are built for one input size.
+    frames = {"mvit_v1_b": 16, "mvit_v2_s": 16, "s3d": 16}.get(name, 4)
+    size = {"mvit_v1_b": 224, "mvit_v2_s": 224, "s3d": 224}.get(name, 32)
+    batch = 1 if size == 224 else 2
     module = torchvision.models.get_model(name, weights=None)
-    clip = torch.randn(2, 3, frames, size, size, generator=torch.Generator().manual_seed(1))
+    clip = torch.randn(batch, 3, frames, size, size, generator=torch.Generator().manual_seed(1))
     return Built(module, (clip,))
 
 
@@ -179,6 +196,7 @@ def torchvision_other_cases() -> list[Case]:
             name,
             "torchvision segmentation",
             functools.partial(_torchvision_segmentation, name),
+            tolerance=_SEGMENTATION_TOLERANCE.get(name, {}),
         )
         for name in models.list_models(module=models.segmentation)
     ]

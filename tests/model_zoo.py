@@ -91,8 +91,21 @@ class Case:
 # Errors relative to scale
 
 
+def _sorted_dicts(tree: Any) -> Any:
+    """Plain dicts with their keys sorted: JAX flattens a dict in key order, PyTorch in insertion
+    order (a detection model's {"boxes", "scores", "labels"})."""
+    if type(tree) is dict:
+        return {key: _sorted_dicts(tree[key]) for key in sorted(tree)}
+    if type(tree) in (list, tuple):
+        return type(tree)(_sorted_dicts(item) for item in tree)
+    return tree
+
+
 def _leaves(tree: Any, jax_side: bool) -> list[np.ndarray]:
-    leaves = jax.tree_util.tree_leaves(tree) if jax_side else torch_pytree.tree_leaves(tree)
+    if jax_side:
+        leaves = jax.tree_util.tree_leaves(tree)
+    else:
+        leaves = torch_pytree.tree_leaves(_sorted_dicts(tree))
     arrays = []
     for leaf in leaves:
         if isinstance(leaf, torch.Tensor):
@@ -141,7 +154,11 @@ def _projection(index: int, shape: tuple[int, ...]) -> np.ndarray:
 
 
 def torch_loss(out: Any) -> torch.Tensor:
-    floats = [leaf for leaf in torch_pytree.tree_leaves(out) if isinstance(leaf, torch.Tensor)]
+    floats = [
+        leaf
+        for leaf in torch_pytree.tree_leaves(_sorted_dicts(out))
+        if isinstance(leaf, torch.Tensor)
+    ]
     floats = [leaf for leaf in floats if leaf.is_floating_point() and leaf.requires_grad]
     return sum(
         (leaf * torch.from_numpy(_projection(i, tuple(leaf.shape)))).sum()
@@ -204,7 +221,7 @@ def check_grad(built: Built) -> float:
     out = module(*built.args, **built.kwargs)
     differentiable = [
         leaf.requires_grad
-        for leaf in torch_pytree.tree_leaves(out)
+        for leaf in torch_pytree.tree_leaves(_sorted_dicts(out))
         if isinstance(leaf, torch.Tensor) and leaf.is_floating_point()
     ]
     torch_loss(out).backward()
@@ -227,7 +244,7 @@ def check_grad(built: Built) -> float:
 
 def disable_dropout(module: torch.nn.Module) -> None:
     """p=0 for every dropout-like submodule (nn.Dropout*, torchvision's StochasticDepth, timm's
-    DropPath), so training mode computes the same function in both libraries."""
+    DropPath, timm heads' drop_rate), so training mode computes the same function in both libraries."""
     for sub in module.modules():
         if isinstance(sub, torch.nn.modules.dropout._DropoutNd):
             sub.p = 0.0
@@ -235,6 +252,8 @@ def disable_dropout(module: torch.nn.Module) -> None:
             sub.p = 0.0
         elif type(sub).__name__ == "DropPath":
             sub.drop_prob = 0.0
+        if isinstance(getattr(sub, "drop_rate", None), float):
+            sub.drop_rate = 0.0  # timm heads call F.dropout(x, self.drop_rate, self.training)
 
 
 def check_train(built: Built) -> float:
