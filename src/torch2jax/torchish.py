@@ -180,9 +180,9 @@ def dispatch(func: torch._ops.OpOverload, args: tuple, kwargs: dict) -> Any:
         if func._schema.is_mutable and func._schema.name.endswith("_"):
             return _inplace_via_functional(func, args, kwargs)
         return _decompose(func, args, kwargs)
-    result = call_lowering(
-        lowering, tuple(map(to_jax, args)), {k: to_jax(v) for k, v in kwargs.items()}
-    )
+    # Most ATen calls have no keyword arguments: pass the (empty) dict on instead of rebuilding it.
+    jax_kwargs = {k: to_jax(v) for k, v in kwargs.items()} if kwargs else kwargs
+    result = call_lowering(lowering, tuple(map(to_jax, args)), jax_kwargs)
     result = to_torchish(result, not torch.is_grad_enabled())
     if func.overloadpacket in registry.view_inverses and isinstance(args[0], Torchish):
         result.view_of = (args[0], func.overloadpacket, args[1:], kwargs)
