@@ -16,9 +16,6 @@ EXPECTED_FAILURES: dict[str, dict[str, str]] = {
     "logcumsumexp": {
         "grad": "AssertionError: Tensor-likes are not close! Mismatched elements: 25 / 125 (20.0%) Greatest absolute difference: 0.0003147125244140625 at index (0, 0, 0) (up to ",
     },
-    "matrix_exp": {
-        "grad": "AssertionError: Tensor-likes are not close! Mismatched elements: 24 / 25 (96.0%) Greatest absolute difference: 0.00750732421875 at index (4, 4) (up to 1e-05 all",
-    },
     "nn.functional.conv_transpose3d": {
         "eager": "AssertionError: Tensor-likes are not close! Mismatched elements: 1 / 648 (0.2%) Greatest absolute difference: 2.384185791015625e-05 at index (0, 1, 4, 4, 0) (up",
         "jit": "AssertionError: Tensor-likes are not close! Mismatched elements: 1 / 648 (0.2%) Greatest absolute difference: 2.384185791015625e-05 at index (0, 1, 4, 4, 0) (up",
@@ -57,10 +54,6 @@ EXPECTED_FAILURES_FULL: dict[str, dict[str, str]] = {
     },
     "linalg.tensorsolve": {
         "grad": "AssertionError: Tensor-likes are not close! Mismatched elements: 14 / 144 (9.7%) Greatest absolute difference: 6.67572021484375e-05 at index (1, 1, 3, 2) (up to",
-    },
-    "matrix_exp": {
-        "eager": "AssertionError: Tensor-likes are not close! Mismatched elements: 48 / 125 (38.4%) Greatest absolute difference: 0.10546875 at index (1, 4, 4) (up to 1e-05 allow",
-        "jit": "AssertionError: Tensor-likes are not close! Mismatched elements: 48 / 125 (38.4%) Greatest absolute difference: 0.10546875 at index (1, 4, 4) (up to 1e-05 allow",
     },
     "nn.functional.conv_transpose3d": {
         "grad": "AssertionError: Tensor-likes are not close! Mismatched elements: 26 / 256 (10.2%) Greatest absolute difference: 7.82012939453125e-05 at index (0, 0, 1, 0, 3) (u",

@@ -1,6 +1,7 @@
 """Linear-algebra failures of the full OpInfo sweep, as focused regressions against PyTorch:
 the Cholesky solvers' gradients (PyTorch differentiates the whole factor argument), eig on empty
-matrices, and the vector norms' subgradients at zero."""
+matrices, the vector norms' subgradients at zero, and the matrix exponential (PyTorch's Taylor
+scheme, whose round-off differs from JAX's Padé expm by more than float32 tolerances)."""
 
 from __future__ import annotations
 
@@ -152,3 +153,113 @@ def test_vector_norm_of_complex_input_gradient():
     grad = jax.grad(t2j(fn))(t2j(x))
     # JAX's gradient of a real function of a complex input is the conjugate of PyTorch's.
     _close(jnp.conj(grad), xt.grad)
+
+
+# --------------------------------------------------------------------------------------------------
+# matrix_exp: the degree PyTorch picks from each matrix's 1-norm, scaling and squaring above the
+# largest bound, degree 18 for every matrix of a batch, and the block-matrix gradient.
+
+# 1-norms that select each degree (1, 2, 4, 8, 12, 18 unscaled, 18 with 2^5 scaling) per dtype.
+_MATRIX_EXP_NORMS = {
+    torch.float32: [1e-7, 3e-4, 0.03, 0.4, 1.2, 2.5, 80.0],
+    torch.float64: [1e-16, 1e-8, 2e-4, 0.03, 0.2, 0.8, 80.0],
+}
+
+
+@pytest.fixture
+def _x64_on():
+    previous = jax.config.jax_enable_x64
+    jax.config.update("jax_enable_x64", True)
+    yield
+    jax.config.update("jax_enable_x64", previous)
+
+
+def _matrices_with_norms(n: int, norms: list[float], dtype: torch.dtype, seed: int) -> torch.Tensor:
+    """Random n x n matrices (one per norm, stacked) scaled to the given 1-norms."""
+    a = torch.randn(len(norms), n, n, dtype=dtype, generator=torch.Generator().manual_seed(seed))
+    scale = torch.tensor(norms, dtype=dtype) / torch.linalg.matrix_norm(a, 1)
+    return a * scale[:, None, None]
+
+
+def _matrix_exp_gradient_check(a: torch.Tensor, atol: float, rtol: float) -> None:
+    weights = torch.randn(a.shape, dtype=a.dtype, generator=torch.Generator().manual_seed(7))
+    (value, grads), (expected, expected_grads) = _value_and_gradients(
+        lambda x: torch.linalg.matrix_exp(x) * weights, a
+    )
+    _close(value, expected, atol=atol, rtol=rtol)
+    _close(grads[0], expected_grads[0], atol=atol, rtol=rtol)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["float32", "float64"])
+def test_matrix_exp_of_each_degree_is_pytorchs(dtype, _x64_on):
+    """One matrix at a time, each norm picks its own degree; float32 values are PyTorch's bit for
+    bit (same polynomial, constants, and order of every sum in these 4x4 products)."""
+    converted = t2j(torch.linalg.matrix_exp)
+    jitted_fn = jax.jit(converted)
+    for a in _matrices_with_norms(4, _MATRIX_EXP_NORMS[dtype], dtype, seed=10):
+        expected = torch.linalg.matrix_exp(a)
+        eager = np.asarray(converted(t2j(a)))
+        jitted = np.asarray(jitted_fn(t2j(a)))
+        if dtype == torch.float32:
+            np.testing.assert_array_equal(eager, expected.numpy())
+            np.testing.assert_array_equal(jitted, expected.numpy())
+        else:
+            _close(eager, expected, atol=0, rtol=1e-14)
+            _close(jitted, expected, atol=0, rtol=1e-14)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["float32", "float64"])
+def test_matrix_exp_of_a_batch_mixing_norms_is_pytorchs(dtype, _x64_on):
+    """A batch takes degree 18 with each matrix's own scaling, small norms included."""
+    a = _matrices_with_norms(5, _MATRIX_EXP_NORMS[dtype], dtype, seed=11)
+    a = (
+        a.reshape(7, 1, 5, 5).expand(7, 2, 5, 5)
+        * torch.tensor([1.0, 0.5], dtype=dtype)[:, None, None]
+    )
+    expected = torch.linalg.matrix_exp(a)
+    tol = {"atol": 1e-5, "rtol": 1.3e-6} if dtype == torch.float32 else {"atol": 0, "rtol": 1e-14}
+    _close(t2j(torch.linalg.matrix_exp)(t2j(a)), expected, **tol)
+    _close(jax.jit(t2j(torch.linalg.matrix_exp))(t2j(a)), expected, **tol)
+
+
+@pytest.mark.parametrize("norm", [0.03, 1.2, 80.0])
+def test_matrix_exp_gradient_is_pytorchs_block_formula(norm):
+    """The gradient is PyTorch's: exp of [[A^T, G], [0, A^T]] by the same scheme (a 10x10 block
+    here, whose own norm picks the degree)."""
+    a = _matrices_with_norms(5, [norm], torch.float32, seed=12)[0]
+    _matrix_exp_gradient_check(a, atol=1e-5, rtol=1.3e-6)
+
+
+def test_matrix_exp_gradient_of_a_batch_and_in_float64(_x64_on):
+    a = _matrices_with_norms(5, [1e-3, 0.3, 2.5, 40.0], torch.float32, seed=13)
+    _matrix_exp_gradient_check(a, atol=1e-5, rtol=1.3e-6)
+    single = _matrices_with_norms(5, [6.0], torch.float64, seed=14)[0]
+    _matrix_exp_gradient_check(single, atol=0, rtol=1e-13)
+    _matrix_exp_gradient_check(a.double(), atol=0, rtol=1e-13)
+
+
+def test_matrix_exp_second_order_and_small_sizes(_x64_on):
+    """Gradients of gradients go through the same rule; 1x1 is exp, 0x0 is empty."""
+    a = _matrices_with_norms(3, [4.0], torch.float64, seed=15)[0].requires_grad_()
+    (inner,) = torch.autograd.grad((torch.linalg.matrix_exp(a) ** 2).sum(), a, create_graph=True)
+    (expected,) = torch.autograd.grad(inner.sum(), a)
+    converted = t2j(torch.linalg.matrix_exp)
+
+    def inner_sum(x):
+        return jnp.sum(jax.grad(lambda y: jnp.sum(converted(y) ** 2))(x))
+
+    _close(jax.jit(jax.grad(inner_sum))(t2j(a.detach())), expected, atol=0, rtol=1e-12)
+    for shape in [(3, 1, 1), (0, 0), (2, 0, 0)]:
+        x = torch.randn(shape)
+        _close(converted(t2j(x)), torch.linalg.matrix_exp(x))
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16], ids=["float16", "bfloat16"])
+def test_matrix_exp_of_half_precision_is_the_float32_scheme_rounded(dtype):
+    """PyTorch's CPU kernel misreads its coefficients in these dtypes (its results are garbage):
+    t2j gives the float32 result rounded to the dtype."""
+    a = _matrices_with_norms(3, [0.5, 6.0], torch.float32, seed=16).to(dtype)
+    expected = torch.linalg.matrix_exp(a.float()).to(dtype)
+    actual = jax.jit(t2j(torch.linalg.matrix_exp))(t2j(a))
+    assert actual.dtype == t2j(a).dtype
+    _close(actual.astype(jnp.float32), expected.float(), atol=0, rtol=0)

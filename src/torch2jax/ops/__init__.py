@@ -20,6 +20,7 @@ from torch2jax.ops import (  # noqa: F401
     linalg_solvers,
     linear_cross_entropy,
     losses,
+    matrix_exp,
     nn,
     random,
     reductions,

@@ -300,11 +300,6 @@ def cholesky_inverse(factor: Any, upper: bool = False) -> Any:
     return _cholesky_solve(identity, factor, upper)
 
 
-@implements(aten.linalg_matrix_exp)
-def linalg_matrix_exp(a: Any) -> Any:
-    return jsl.expm(a)
-
-
 def _pinv_value(a: Any, atol: Any, rtol: Any, hermitian: bool) -> Any:
     if hermitian:
         s, u = jnp.linalg.eigh(a, UPLO="L", symmetrize_input=False)
