@@ -162,15 +162,24 @@ def _raft(name: str) -> Built:
     return Built(module, (_images(1, size), _images(1, size) * 0.5), {"num_flow_updates": 2})
 
 
-def _spread_class_scores(module: torch.nn.Module) -> None:
+# How much to widen each detector's classifier weights (default 30; see _spread_class_scores).
+_SCORE_SPREAD = {
+    "retinanet_resnet50_fpn": 3.0,
+    "retinanet_resnet50_fpn_v2": 3.0,
+    "ssd300_vgg16": 0.1,
+}
+
+
+def _spread_class_scores(module: torch.nn.Module, factor: float) -> None:
     """Random initial classifiers score every box nearly alike, and which of two near-equal
     scores survives top-k and NMS is round-off; widening the classifiers' weights spreads the
-    scores so that both libraries keep the same boxes."""
+    scores so that both libraries keep the same boxes. Not so wide that scores saturate at
+    exactly 1.0: then top-k picks among ties."""
     with torch.no_grad():
         for name, sub in module.named_modules():
-            if "cls" in name.split(".")[-1] or "classification" in name:
-                if isinstance(sub, (torch.nn.Conv2d, torch.nn.Linear)):
-                    sub.weight.mul_(30.0)
+            final = "cls" in name.split(".")[-1] or "classification_head.module_list" in name
+            if final and isinstance(sub, (torch.nn.Conv2d, torch.nn.Linear)):
+                sub.weight.mul_(factor)
 
 
 @_seeded
@@ -181,7 +190,7 @@ def _detection(name: str) -> Built:
     if not name.startswith("ssd"):
         kwargs.update(min_size=64, max_size=64)
     module = torchvision.models.get_model(name, **kwargs)
-    _spread_class_scores(module)
+    _spread_class_scores(module, _SCORE_SPREAD.get(name, 30.0))
     size = {"ssd300_vgg16": 300, "ssdlite320_mobilenet_v3_large": 320}.get(name, 64)
     images = [_images(1, size)[0]]
     return Built(module, (images,))
@@ -220,7 +229,14 @@ def torchvision_other_cases() -> list[Case]:
             functools.partial(_detection, name),
             checks=("eager", "jit"),
             jit_raises=DataDependentShapeError,
-            note="jit: boxes after score thresholding and NMS have data-dependent counts.",
+            float64=("eager",),
+            note=(
+                "jit: boxes after score thresholding and NMS have data-dependent counts. eager "
+                "in float64: in float32 which boxes survive the score threshold, top-k and NMS, "
+                "and the integer pixel bounds of each mask, flip on round-off, and PyTorch's own "
+                "float32 detections differ from its float64 ones (maskrcnn_resnet50_fpn keeps "
+                "other boxes; in float64 torch2jax agrees with PyTorch to 3e-8)."
+            ),
         )
         for name in models.list_models(module=models.detection)
     ]

@@ -23,12 +23,13 @@ in a full run) turns them into the table in ``docs/models.md``.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import jax
@@ -64,6 +65,19 @@ class Built:
             return self
         return Built(self.module, self.train_args, self.kwargs)
 
+    def in_float64(self) -> Built:
+        """A float64 copy of the model and its floating-point inputs."""
+
+        def double(x: Any) -> Any:
+            return x.double() if isinstance(x, torch.Tensor) and x.is_floating_point() else x
+
+        return Built(
+            copy.deepcopy(self.module).double(),
+            torch_pytree.tree_map(double, self.args),
+            torch_pytree.tree_map(double, self.kwargs),
+            None if self.train_args is None else torch_pytree.tree_map(double, self.train_args),
+        )
+
 
 @dataclasses.dataclass
 class Case:
@@ -73,7 +87,9 @@ class Case:
     (``train`` only for models with batch norm or dropout). ``xfail`` maps a check to the reason it
     is a strict expected failure (the missing piece). ``tolerance`` maps a check to a looser
     tolerance together with the reason it needs one. ``jit_raises`` names the error class ``jit``
-    must raise instead of working (detection models' data-dependent shapes).
+    must raise instead of working (detection models' data-dependent shapes). ``float64`` lists
+    the checks that compare both libraries in float64 (x64 on): for models whose float32 result
+    is ill-conditioned in PyTorch itself (``note`` says why).
     """
 
     name: str
@@ -84,6 +100,7 @@ class Case:
     xfail: dict[str, str] = dataclasses.field(default_factory=dict)
     tolerance: dict[str, tuple[float, str]] = dataclasses.field(default_factory=dict)
     jit_raises: type | None = None
+    float64: tuple[str, ...] = ()
     note: str = ""
 
 
@@ -109,9 +126,8 @@ def _leaves(tree: Any, jax_side: bool) -> list[np.ndarray]:
     arrays = []
     for leaf in leaves:
         if isinstance(leaf, torch.Tensor):
-            arrays.append(
-                leaf.detach().float().numpy() if leaf.is_floating_point() else leaf.numpy()
-            )
+            wide = leaf.dtype in (torch.float32, torch.float64) or not leaf.is_floating_point()
+            arrays.append(leaf.detach().numpy() if wide else leaf.detach().float().numpy())
         elif isinstance(leaf, (jax.Array, np.ndarray)):
             arrays.append(np.asarray(leaf))
     return arrays
@@ -212,7 +228,9 @@ def check_jit(built: Built) -> float:
     return tree_relative_error(actual, expected)
 
 
-def check_grad(built: Built) -> float:
+def torch_gradients(built: Built) -> tuple[dict[str, np.ndarray], list[bool]]:
+    """PyTorch's gradient of the scalar loss per parameter, and which floating-point outputs
+    carry gradients (for the JAX side's loss)."""
     # A copy: some models keep tensors of their last forward on themselves (RAFT's correlation
     # pyramid), and after an autograd forward those are graph nodes that deepcopy (the train
     # check's) refuses.
@@ -225,21 +243,32 @@ def check_grad(built: Built) -> float:
         if isinstance(leaf, torch.Tensor) and leaf.is_floating_point()
     ]
     torch_loss(out).backward()
-    expected = {
+    gradients = {
         name: (p.grad if p.grad is not None else torch.zeros_like(p)).numpy()
         for name, p in module.named_parameters()
         if p.requires_grad
     }
-    del out
-    module.zero_grad(set_to_none=True)
-    call = _call_jax(module, built)
-    params = _parameters(module)
+    return gradients, differentiable
+
+
+def jax_gradients(built: Built, differentiable: list[bool]) -> dict[str, np.ndarray]:
+    call = _call_jax(built.module, built)
+    params = _parameters(built.module)
     grads = jax.jit(jax.grad(lambda p: jax_loss(call(p), differentiable)))(params)
+    return {name: np.asarray(g) for name, g in grads.items()}
+
+
+def gradients_error(actual: dict[str, np.ndarray], expected: dict[str, np.ndarray]) -> float:
     floor = 1e-3 * max(float(np.abs(g).max(initial=0.0)) for g in expected.values())
     return max(
-        (relative_error(np.asarray(grads[name]), g, floor) for name, g in expected.items()),
+        (relative_error(actual[name], g, floor) for name, g in expected.items()),
         default=0.0,
     )
+
+
+def check_grad(built: Built) -> float:
+    expected, differentiable = torch_gradients(built)
+    return gradients_error(jax_gradients(built, differentiable), expected)
 
 
 def disable_dropout(module: torch.nn.Module) -> None:
@@ -256,21 +285,39 @@ def disable_dropout(module: torch.nn.Module) -> None:
             sub.drop_rate = 0.0  # timm heads call F.dropout(x, self.drop_rate, self.training)
 
 
-def check_train(built: Built) -> float:
+def _training_copy(built: Built) -> Built:
     built = built.for_training()
     module = copy.deepcopy(built.module).train()
     disable_dropout(module)
-    expected_module = copy.deepcopy(module)
+    return Built(module, built.args, built.kwargs)
+
+
+def torch_training(built: Built) -> tuple[Any, dict[str, torch.Tensor], torch.nn.Module]:
+    """One training-mode forward in PyTorch: outputs, updated buffers and the module."""
+    training = _training_copy(built)
     with torch.no_grad():
-        expected = expected_module(*built.args, **built.kwargs)
-    expected_buffers = dict(expected_module.named_buffers())
-    call = _call_jax(module, built, return_state_dict=True)
-    actual, new_state = jax.jit(call)(_parameters(module))
-    errors = [tree_relative_error(actual, expected)]
+        outputs = training.module(*training.args, **training.kwargs)
+    return outputs, dict(training.module.named_buffers()), training.module
+
+
+def jax_training(built: Built) -> tuple[Any, dict[str, Any]]:
+    """The same forward converted, under jit: outputs and the updated state dict."""
+    built = _training_copy(built)
+    call = _call_jax(built.module, built, return_state_dict=True)
+    return jax.jit(call)(_parameters(built.module))
+
+
+def training_error(actual: tuple[Any, dict[str, Any]], expected: tuple) -> float:
+    (outputs, new_state), (expected_outputs, expected_buffers, module) = actual, expected
+    errors = [tree_relative_error(outputs, expected_outputs)]
     for name, value in expected_buffers.items():
-        floor = _running_mean_scale(expected_module, expected_buffers, name)
+        floor = _running_mean_scale(module, expected_buffers, name)
         errors.append(relative_error(np.asarray(new_state[name]), value.numpy(), floor))
     return max(errors)
+
+
+def check_train(built: Built) -> float:
+    return training_error(jax_training(built), torch_training(built))
 
 
 def _running_mean_scale(module: torch.nn.Module, buffers: dict, name: str) -> float:
@@ -296,10 +343,24 @@ CHECK_FUNCTIONS = {
 }
 
 
+@contextlib.contextmanager
+def x64_enabled() -> Iterator[None]:
+    previous = jax.config.jax_enable_x64
+    jax.config.update("jax_enable_x64", True)
+    try:
+        yield
+    finally:
+        jax.config.update("jax_enable_x64", previous)
+
+
 def run_check(case: Case, built: Built, check: str) -> tuple[float, float]:
     """Run ``check`` on a built case; returns (max relative error, seconds)."""
     start = time.perf_counter()
-    error = CHECK_FUNCTIONS[check](built)
+    if check in case.float64:
+        with x64_enabled():
+            error = CHECK_FUNCTIONS[check](built.in_float64())
+    else:
+        error = CHECK_FUNCTIONS[check](built)
     return error, time.perf_counter() - start
 
 
@@ -388,7 +449,8 @@ def write_table(results: dict[str, dict[str, Any]]) -> None:
                     cells.append("n/a")
                     continue
                 result = checks.get(check)
-                cells.append(_cell(result) if result else "not run")
+                in_float64 = " (float64)" if check in case.float64 and result else ""
+                cells.append((_cell(result) if result else "not run") + in_float64)
                 if result and result["status"] == "n/a":
                     continue
                 counts[check]["total"] += 1
@@ -424,6 +486,9 @@ Tolerances: outputs 1e-4, gradients 1e-3 (a looser one is listed in the notes wi
   buffers (batch-norm running statistics, `num_batches_tracked`). Dropout set to p=0 so both sides
   compute the same function (random dropout is tested statistically in `tests/test_models.py`).
   `n/a`: the model has neither batch norm nor dropout.
+- **(float64)**: both libraries compared in float64 (x64 on), for models whose float32 result is
+  ill-conditioned in PyTorch itself: its own float32 result is far from its float64 one (the notes
+  give the measurement, from `python -m tests.zoo_float64 NAME`).
 - **raises X**: `jit` raises torch2jax's clear error X (data-dependent output shapes), as intended.
 - **xfail**: a strict expected failure naming the missing piece.
 
