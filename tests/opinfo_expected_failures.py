@@ -26,10 +26,6 @@ EXPECTED_FAILURES: dict[str, dict[str, str]] = {
 }
 
 EXPECTED_FAILURES_FULL: dict[str, dict[str, str]] = {
-    "addbmm": {
-        "eager": "AssertionError: Tensor-likes are not close! Mismatched elements: 1 / 50 (2.0%) Greatest absolute difference: 1.239776611328125e-05 at index (3, 0) (up to 1e-05 ",
-        "jit": "AssertionError: Tensor-likes are not close! Mismatched elements: 1 / 50 (2.0%) Greatest absolute difference: 1.239776611328125e-05 at index (3, 0) (up to 1e-05 ",
-    },
     "as_strided.partial_views": {
         "eager": "RuntimeError: setStorage: sizes [2, 2], strides [1, 2], storage offset 10, and itemsize 4 requiring a storage size of 56 are out of bounds for storage of size 4",
         "jit": "RuntimeError: setStorage: sizes [2, 2], strides [1, 2], storage offset 10, and itemsize 4 requiring a storage size of 56 are out of bounds for storage of size 4",

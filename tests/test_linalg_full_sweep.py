@@ -1,7 +1,8 @@
 """Linear-algebra failures of the full OpInfo sweep, as focused regressions against PyTorch:
 the Cholesky solvers' gradients (PyTorch differentiates the whole factor argument), eig on empty
 matrices, the vector norms' subgradients at zero, and the matrix exponential (PyTorch's Taylor
-scheme, whose round-off differs from JAX's Padé expm by more than float32 tolerances)."""
+scheme, whose round-off differs from JAX's Padé expm by more than float32 tolerances), and addbmm
+(the order in which PyTorch's small-matrix kernels add products)."""
 
 from __future__ import annotations
 
@@ -263,3 +264,51 @@ def test_matrix_exp_of_half_precision_is_the_float32_scheme_rounded(dtype):
     actual = jax.jit(t2j(torch.linalg.matrix_exp))(t2j(a))
     assert actual.dtype == t2j(a).dtype
     _close(actual.astype(jnp.float32), expected.float(), atol=0, rtol=0)
+
+
+# addbmm: PyTorch's CPU kernel adds one (alpha * a[:, k]) * b[k, :] at a time for small matrices.
+
+
+@pytest.mark.parametrize(
+    "beta, alpha, bias_shape",
+    [(1, 1, (5, 10)), (0.6, 0.2, (5, 10)), (0.6, 0.2, (1,)), (0.5, 1.2, ()), (0, 1, (5, 10))],
+)
+@pytest.mark.parametrize("jit", [False, True], ids=["eager", "jit"])
+def test_addbmm_of_small_matrices_is_pytorchs_bit_for_bit(beta, alpha, bias_shape, jit):
+    generator = torch.Generator().manual_seed(3)
+    bias = torch.randn(bias_shape, generator=generator) * 9
+    a = torch.randn(5, 5, 5, generator=generator) * 9
+    b = torch.randn(5, 5, 10, generator=generator) * 9
+    if beta == 0:
+        bias[0] = float("nan")  # ignored when beta is 0
+
+    def fn(bias, a, b):
+        return torch.addbmm(bias, a, b, beta=beta, alpha=alpha)
+
+    converted = t2j(fn)
+    converted = jax.jit(converted) if jit else converted
+    actual = np.asarray(converted(t2j(bias), t2j(a), t2j(b)))
+    np.testing.assert_array_equal(actual, fn(bias, a, b).numpy())
+
+
+@pytest.mark.parametrize("shape", [(3, 4, 5, 6), (2, 16, 20, 8), (0, 3, 4, 5)])
+def test_addbmm_values_and_gradients(shape):
+    batch, m, k, n = shape
+    generator = torch.Generator().manual_seed(4)
+    bias = torch.randn(m, n, generator=generator)
+    a = torch.randn(batch, m, k, generator=generator)
+    b = torch.randn(batch, k, n, generator=generator)
+    (value, grads), (expected, expected_grads) = _value_and_gradients(
+        lambda bias, a, b: torch.addbmm(bias, a, b, beta=0.5, alpha=2.0), bias, a, b
+    )
+    _close(value, expected)
+    for grad, expected_grad in zip(grads, expected_grads, strict=True):
+        _close(grad, expected_grad)
+
+
+def test_addbmm_of_integers_is_exact():
+    a = torch.randint(-5, 5, (3, 2, 4))
+    b = torch.randint(-5, 5, (3, 4, 2))
+    bias = torch.randint(-5, 5, (2, 2))
+    actual = t2j(torch.addbmm)(t2j(bias), t2j(a), t2j(b))
+    np.testing.assert_array_equal(np.asarray(actual), torch.addbmm(bias, a, b).numpy())

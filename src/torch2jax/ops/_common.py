@@ -134,6 +134,13 @@ def precision() -> jax.lax.Precision:
     }[torch.get_float32_matmul_precision()]
 
 
+def rounded_apart(product: Any) -> Any:
+    """``product``, kept a separately rounded value: PyTorch's small-matrix kernels multiply,
+    round, then add, while under jit XLA would contract a multiply feeding an add into a fused
+    multiply-add (rounded once). A select on the product's own NaNs (a no-op) sits between."""
+    return jnp.where(jnp.isnan(product), jnp.nan, product)
+
+
 def canonical_dim(dim: int, ndim: int) -> int:
     """A possibly negative dimension as an index; 0-d tensors accept dim 0 and -1."""
     size = max(ndim, 1)

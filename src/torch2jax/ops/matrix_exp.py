@@ -32,7 +32,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from torch2jax.ops._common import aten
+from torch2jax.ops._common import aten, rounded_apart
 from torch2jax.registry import implements
 
 # 1-norm bounds below which each degree (1, 2, 4, 8, 12, 18) is accurate to the dtype's precision.
@@ -159,26 +159,19 @@ def _matmul(a: Any, b: Any) -> Any:
     if a.shape[-1] > _SMALL_MATMUL_SIZE:
         # PyTorch disables TF32 for matrix_exp: full precision whatever the matmul setting.
         return jnp.matmul(a, b, precision=jax.lax.Precision.HIGHEST)
-    products = _rounded(a[..., :, :, None] * b[..., None, :, :])
+    products = rounded_apart(a[..., :, :, None] * b[..., None, :, :])
     total = products[..., :, 0, :]
     for k in range(1, a.shape[-1]):
         total = total + products[..., :, k, :]
     return total
 
 
-def _rounded(product: Any) -> Any:
-    """``product``, kept a separately rounded value: PyTorch's kernels multiply, round, then add,
-    while under jit XLA would contract a multiply feeding an add into a fused multiply-add
-    (rounded once). A select on the product's own NaNs (a no-op) sits between them."""
-    return jnp.where(jnp.isnan(product), jnp.nan, product)
-
-
 def _combine(matrices: list[Any], coefficients: tuple[float, ...]) -> Any:
     """sum_j c_j * M_j, accumulated left to right like PyTorch's linear-combination kernel."""
     dtype = matrices[0].dtype
-    total = _rounded(_constant(coefficients[0], dtype) * matrices[0])
+    total = rounded_apart(_constant(coefficients[0], dtype) * matrices[0])
     for c, m in zip(coefficients[1:], matrices[1:], strict=True):
-        total = total + _rounded(_constant(c, dtype) * m)
+        total = total + rounded_apart(_constant(c, dtype) * m)
     return total
 
 
