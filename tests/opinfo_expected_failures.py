@@ -60,8 +60,4 @@ EXPECTED_FAILURES_FULL: dict[str, dict[str, str]] = {
     "nn.functional.scaled_dot_product_attention": {
         "grad": "AssertionError: Tensor-likes are not close! Mismatched elements: 2 / 192 (1.0%) Greatest absolute difference: 1.2665755093621556e-05 at index (2, 0, 7) (up to 1",
     },
-    "torch.ops.aten._scaled_dot_product_flash_attention_for_cpu": {
-        "eager": "AssertionError: Tensor-likes are not close! Mismatched elements: 3 / 384 (0.8%) Greatest absolute difference: 1.9073486328125e-05 at index (3, 3, 1, 3) (up to 1",
-        "jit": "AssertionError: Tensor-likes are not close! Mismatched elements: 3 / 384 (0.8%) Greatest absolute difference: 1.9073486328125e-05 at index (3, 3, 1, 3) (up to 1",
-    },
 }

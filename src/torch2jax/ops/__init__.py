@@ -9,6 +9,7 @@ from torch2jax.ops import (  # noqa: F401
     elementwise,
     embedding,
     fft,
+    flash_attention_cpu,
     fractional_pooling,
     hashing,
     histogramdd,

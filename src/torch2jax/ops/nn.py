@@ -963,19 +963,3 @@ def scaled_dot_product_attention(
 
 
 implements(torch.nn.functional.scaled_dot_product_attention)(scaled_dot_product_attention)
-
-
-@implements(aten._scaled_dot_product_flash_attention_for_cpu)
-def scaled_dot_product_flash_attention_for_cpu(
-    query: Any,
-    key: Any,
-    value: Any,
-    dropout_p: float = 0.0,
-    is_causal: bool = False,
-    *,
-    attn_mask: Any = None,
-    scale: float | None = None,
-) -> Any:
-    """The CPU flash kernel's (output, logsumexp of the scaled, masked scores)."""
-    scores = _attention_scores(query, key, attn_mask, is_causal, scale)
-    return _attend(scores, value, dropout_p), jax.nn.logsumexp(scores, axis=-1)
