@@ -22,7 +22,8 @@ a float vector has lanes (the kernel's scalar path) and head size 8:
 Elsewhere (other head sizes, 8 or more keys, where the kernel switches to vectorized reduced-
 accuracy exp and MKL to other orders, float64, dropout) the accurate lowering stands in.
 Gradients always follow the accurate softmax formulation (a custom JVP), as PyTorch's backward
-kernel recomputes attention from its own (accurate) formulas.
+kernel recomputes attention from its own (accurate) formulas; logsumexp, not differentiable in
+PyTorch, passes no gradient.
 """
 
 from __future__ import annotations
@@ -121,11 +122,13 @@ def _kernel_order_attention(
 def _kernel_order_attention_jvp(
     is_causal: bool, scale: float, primals: tuple[Any, ...], tangents: tuple[Any, ...]
 ) -> tuple[Any, Any]:
-    """Values from the kernel's order, derivatives from the accurate softmax formulation."""
-    _, tangents_out = jax.jvp(
+    """Values from the kernel's order, derivatives from the accurate softmax formulation;
+    logsumexp is not differentiable in PyTorch (its tangent is zero)."""
+    _, (out_dot, lse_dot) = jax.jvp(
         lambda q, k, v, m: _accurate_attention(q, k, v, m, is_causal, scale), primals, tangents
     )
-    return _kernel_order_attention(*primals, is_causal, scale), tangents_out
+    out, lse = _kernel_order_attention(*primals, is_causal, scale)
+    return (out, lse), (out_dot, jnp.zeros_like(lse_dot))
 
 
 def _kernel_order_known(query: Any, key: Any, value: Any, attn_mask: Any) -> bool:
@@ -156,4 +159,9 @@ def scaled_dot_product_flash_attention_for_cpu(
         scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
         return _kernel_order_attention(query, key, value, attn_mask, is_causal, scale)
     scores = nn._attention_scores(query, key, attn_mask, is_causal, scale)
-    return nn._attend(scores, value, dropout_p), jax.nn.logsumexp(scores, axis=-1)
+    logsumexp = jax.nn.logsumexp(scores, axis=-1)
+    # the kernel's logsumexp of a row with every key masked out: max 0 + log(sum 1)
+    masked_out = jnp.isneginf(jnp.max(scores, axis=-1))
+    logsumexp = jnp.where(masked_out, jnp.zeros_like(logsumexp), logsumexp)
+    # PyTorch's logsumexp output does not require grad
+    return nn._attend(scores, value, dropout_p), jax.lax.stop_gradient(logsumexp)
