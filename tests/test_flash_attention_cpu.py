@@ -104,3 +104,26 @@ def test_gradients_close_to_torch_autograd(case: str) -> None:
     actual = jax.grad(t2j(loss), argnums=(0, 1, 2))(*(jnp.asarray(x.numpy()) for x in (q, k, v)))
     for a, e in zip(actual, expected, strict=True):
         torch.testing.assert_close(torch.from_numpy(np.array(a)), e, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("case", ["float_mask", "causal_and_mask"])
+def test_values_under_both_x64_settings(case: str, x64: bool) -> None:
+    """The fused scale-and-mask step needs no float64: the same values with x64 off."""
+    q, k, v = _inputs(7)
+    kwargs = CASES[case]
+    expected = FLASH(q, k, v, **kwargs)
+    actual = jax.jit(t2j(lambda q, k, v: FLASH(q, k, v, **kwargs)))(
+        *(jnp.asarray(x.numpy()) for x in (q, k, v))
+    )
+    _compare(actual, expected)
+
+
+def test_forward_mode_agrees_with_reverse_mode() -> None:
+    """The custom JVP serves jax.jvp too: <grad, t> equals the directional derivative."""
+    q, k, v = (jnp.asarray(x.numpy()) for x in _inputs(8, spread=1.0))
+    fn = t2j(lambda q, k, v: FLASH(q, k, v, is_causal=True)[0].sum())
+    tangents = tuple(jnp.ones_like(x) * 0.1 for x in (q, k, v))
+    _, directional = jax.jvp(fn, (q, k, v), tangents)
+    grads = jax.grad(fn, argnums=(0, 1, 2))(q, k, v)
+    expected = sum(jnp.vdot(g, t) for g, t in zip(grads, tangents, strict=True))
+    np.testing.assert_allclose(directional, expected, rtol=1e-5, atol=1e-5)
