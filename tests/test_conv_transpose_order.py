@@ -16,7 +16,7 @@ from torch2jax import t2j
 from torch2jax.ops import conv_transpose_order
 
 # (input shape, weight shape, bias, keyword arguments): OpInfo's float32 samples of
-# nn.functional.conv_transpose3d that PyTorch runs with SlowTranspose3d.
+# nn.functional.conv_transpose3d that PyTorch runs with SlowTranspose3d, and one more.
 SMALL_CASES = {
     "strided_padded": ((1, 3, 4, 4, 4), (3, 3, 3, 3, 3), True, dict(stride=2, padding=2,
                        output_padding=1)),
@@ -28,6 +28,9 @@ SMALL_CASES = {
     "one_channel": ((1, 1, 4, 5, 2), (1, 1, 4, 3, 1), True, dict(
         stride=2, padding=1, output_padding=1, dilation=(2, 3, 2))),
     "no_bias": ((1, 4, 5, 5, 5), (4, 8, 3, 3, 3), False, {}),
+    # One input channel: the product must stay rounded apart from the placement's addition.
+    "one_channel_wide": ((1, 1, 2, 4, 4), (1, 4, 3, 2, 2), True, dict(
+        stride=(1, 1, 2), padding=(2, 1, 0), output_padding=(0, 0, 1), dilation=(2, 1, 1))),
 }  # fmt: skip
 
 # Batched and 2 x 16 channels: PyTorch runs oneDNN here, and this lowering XLA's convolution.

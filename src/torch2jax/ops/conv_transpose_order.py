@@ -28,6 +28,8 @@ import jax.numpy as jnp
 import torch
 from torch.utils._python_dispatch import _disable_current_modes
 
+from torch2jax.ops._common import rounded_apart
+
 _select_backend = getattr(torch._C, "_select_conv_backend", None)
 
 # Work bound of the ordered path: kernel offsets x output elements (one padded add each).
@@ -124,7 +126,9 @@ def _columns(x: Any, weight: Any, groups: int) -> Any:
     for channel in range(per_group):
         product = kernels[None, :, channel] * inputs[:, :, channel]
         total = (product + total.astype(jnp.float64)).astype(jnp.float32)
-    return total
+    # With one channel a column is a bare product, which XLA was seen to contract with the
+    # placement's addition into one fused multiply-add; the no-op select keeps it rounded.
+    return rounded_apart(total)
 
 
 def _lands_inside(low: int, stride: int, size: int, out_size: int) -> bool:
