@@ -73,6 +73,22 @@ def _pytorch_runs_slow_transpose_3d(
         return False
 
 
+def _output_sizes(
+    in_sizes: Sequence[int],
+    kernel: Sequence[int],
+    stride: Sequence[int],
+    padding: Sequence[int],
+    dilation: Sequence[int],
+    output_padding: Sequence[int],
+) -> list[int]:
+    return [
+        (i - 1) * s - 2 * p + d * (k - 1) + op + 1
+        for i, k, s, p, d, op in zip(
+            in_sizes, kernel, stride, padding, dilation, output_padding, strict=True
+        )
+    ]
+
+
 def follows_pytorch_order(
     x: Any,
     weight: Any,
@@ -91,12 +107,7 @@ def follows_pytorch_order(
         return False
     batch, in_channels, *in_sizes = x.shape
     _, out_per_group, *kernel = weight.shape
-    out_sizes = [
-        (i - 1) * s - 2 * p + d * (k - 1) + op + 1
-        for i, s, p, d, k, op in zip(
-            in_sizes, stride, padding, dilation, kernel, output_padding, strict=True
-        )
-    ]
+    out_sizes = _output_sizes(in_sizes, kernel, stride, padding, dilation, output_padding)
     if min(out_sizes) <= 0:
         return False
     work = math.prod(kernel) * batch * out_per_group * groups * math.prod(out_sizes)
@@ -167,12 +178,7 @@ def _ordered_transposed_convolution_3d(
     strided pad and added onto a zero output."""
     batch, _, *in_sizes = x.shape
     _, out_per_group, *kernel = weight.shape
-    out_sizes = [
-        (i - 1) * s - 2 * p + d * (k - 1) + op + 1
-        for i, s, p, d, k, op in zip(
-            in_sizes, stride, padding, dilation, kernel, output_padding, strict=True
-        )
-    ]
+    out_sizes = _output_sizes(in_sizes, kernel, stride, padding, dilation, output_padding)
     out_channels = groups * out_per_group
     columns = _columns(x, weight, groups).reshape((batch, out_channels, *kernel, *in_sizes))
     out = jnp.zeros((batch, out_channels, *out_sizes), jnp.float32)
