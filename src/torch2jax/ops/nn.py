@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 import torch
 
-from torch2jax.ops import _lax
+from torch2jax.ops import _lax, conv_transpose_order
 from torch2jax.ops._common import aten, canonical_dim, cast, category, precision, to_float
 from torch2jax.ops.reductions import index_dtype
 from torch2jax.registry import implements
@@ -206,6 +206,12 @@ def convolution(
         out = _convolution_as_matmul(x, weight, stride, padding, dilation)
     elif not transposed and _weight_gradient_as_matmul(x.shape, weight.shape, groups):
         out = _convolution_2d(x, weight, tuple(stride), tuple(padding), tuple(dilation))
+    elif transposed and conv_transpose_order.follows_pytorch_order(
+        x, weight, stride, padding, dilation, output_padding, groups
+    ):
+        out = conv_transpose_order.transposed_convolution_3d_in_pytorch_order(
+            x, weight, stride, padding, dilation, output_padding, groups
+        )
     elif not transposed:
         out = jax.lax.conv_general_dilated(
             x,
