@@ -55,7 +55,7 @@ _TV_KWARGS: dict[str, dict[str, Any]] = {
     "inception_v3": {"aux_logits": False, "init_weights": True},
     "googlenet": {"aux_logits": False, "init_weights": True},
 }
-_TV_INPUT = {"maxvit_t": 224}
+_TV_INPUT = {"maxvit_t": 224, "vit_h_14": 28}
 _TV_XFAIL: dict[str, dict[str, str]] = {}
 # Looser tolerances, each with the measurement that shows the difference is float32 round-off.
 _TV_TOLERANCE: dict[str, dict[str, tuple[float, str]]] = {
@@ -103,6 +103,20 @@ _TV_TOLERANCE: dict[str, dict[str, tuple[float, str]]] = {
             "off and torch2jax's 8.2e-5; in float64 the two agree to 3e-13",
         )
     },
+    # Its float64 copy does not fit next to PyTorch's on a 24 GiB machine, so the measure of
+    # float32 round-off is how far PyTorch's own result moves when the input moves by one ulp.
+    "regnet_y_128gf": {
+        "grad": (
+            5e-2,
+            "PyTorch's own float32 gradient moves by 4.0e-2 when the input moves by one ulp "
+            "(torch2jax's differs from it by 2.2e-3)",
+        ),
+        "train": (
+            5e-4,
+            "PyTorch's own float32 training-mode result moves by 2.0e-4 when the input moves by "
+            "one ulp (torch2jax's differs from it by 2.4e-4)",
+        ),
+    },
 }
 # Checks compared in float64, where PyTorch's own float32 result is further from its float64 one
 # than the tolerance (measured with `python -m tests.zoo_float64 NAME CHECK`), so a float32
@@ -125,6 +139,25 @@ _TV_FLOAT64: dict[str, dict[str, str]] = {
         "train": "training-mode batch norm over 8 values a channel (2x2 maps, batch 2): "
         "PyTorch's float32 result is 4.4e-4 from its float64 one, torch2jax's 4.7e-4; in float64 "
         "they agree to 1e-12",
+    },
+    "resnet152": {
+        "train": "training-mode batch norm over 8 values a channel (2x2 maps, batch 2) through "
+        "152 layers: PyTorch's float32 result is 1.9e-3 from its float64 one, torch2jax's "
+        "1.9e-3; in float64 they agree to 6e-12",
+    },
+    "resnext101_32x8d": {
+        "train": "training-mode batch norm over 8 values a channel (2x2 maps, batch 2): "
+        "PyTorch's float32 result is 3.8e-4 from its float64 one, torch2jax's 4.6e-4; in "
+        "float64 they agree to 1e-12",
+    },
+    "resnext101_64x4d": {
+        "train": "training-mode batch norm over 8 values a channel (2x2 maps, batch 2): "
+        "PyTorch's float32 result is 3.1e-4 from its float64 one, torch2jax's 3.3e-4; in "
+        "float64 they agree to 8e-13",
+    },
+    "regnet_x_32gf": {
+        "train": "training-mode batch norm in the last stage: PyTorch's float32 result is "
+        "1.35e-4 from its float64 one, torch2jax's 1.34e-4; in float64 they agree to 4e-13",
     },
     "s3d": {
         "grad": "PyTorch's float32 gradient is 2.1e-3 from its float64 one, torch2jax's 3.5e-3; "
@@ -225,6 +258,21 @@ def _torchvision_video(name: str) -> Built:
     return Built(module, (clip,))
 
 
+# RAFT's feature and context encoders put a bias before every instance norm, whose gradient is 0
+# in exact arithmetic: both libraries return round-off there, against the model's gradient scale
+# (PyTorch cannot run RAFT in float64: it builds its sampling grid in float32).
+_RAFT_TOLERANCE: dict[str, dict[str, tuple[float, str]]] = {
+    "raft_large": {
+        "grad": (
+            1e-1,
+            "the worst parameters are conv biases before instance norm (gradient 0 in exact "
+            "arithmetic, round-off of 5e-5 of the model's largest gradient here); PyTorch's own "
+            "gradient moves by 8.4e-3 when the input moves by one ulp",
+        )
+    }
+}
+
+
 @_seeded
 def _raft(name: str) -> Built:
     import torchvision
@@ -296,7 +344,12 @@ def torchvision_other_cases() -> list[Case]:
         for name in models.list_models(module=models.video)
     ]
     cases += [
-        Case(name, "torchvision optical flow", functools.partial(_raft, name))
+        Case(
+            name,
+            "torchvision optical flow",
+            functools.partial(_raft, name),
+            tolerance=_RAFT_TOLERANCE.get(name, {}),
+        )
         for name in models.list_models(module=models.optical_flow)
     ]
     cases += [
