@@ -26,6 +26,7 @@ from torch2jax.ops._common import (
     promote,
     real_dtype,
     result_type,
+    rounded_apart,
     to_float,
 )
 from torch2jax.registry import implements
@@ -138,12 +139,12 @@ def _trunc_or_identity(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
 
 # Inverse functions whose derivative PyTorch computes from 1 - x^2 with x^2 rounded first: near
 # |x| = 1 that difference cancels, so the rounding shows. XLA's CPU backend would fuse the product
-# into the subtraction (one fused multiply-add, one rounding); a max with 0, a no-op on a square,
-# keeps them apart so that jax.grad rounds as torch.autograd does.
+# into the subtraction (one fused multiply-add, one rounding); `rounded_apart` keeps them apart so
+# that jax.grad rounds as torch.autograd does.
 
 
 def _rounded_square(x: Any) -> Any:
-    return jnp.maximum(x * x, 0)
+    return rounded_apart(x * x)
 
 
 @jax.custom_jvp
