@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import jax
 import numpy as np
 import pytest
@@ -11,15 +14,29 @@ import torch.utils._pytree as torch_pytree
 jax.config.update("jax_platforms", "cpu")
 
 
+@contextlib.contextmanager
+def x64_set(enabled: bool) -> Iterator[None]:
+    """``jax_enable_x64`` set to ``enabled`` inside the block, restored after it."""
+    previous = jax.config.jax_enable_x64
+    jax.config.update("jax_enable_x64", enabled)
+    try:
+        yield
+    finally:
+        jax.config.update("jax_enable_x64", previous)
+
+
 @pytest.fixture(params=[False, True], ids=["x64_off", "x64_on"])
 def x64(request):
     """Run the test with jax_enable_x64 off and on."""
-    previous = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", request.param)
-    try:
+    with x64_set(request.param):
         yield request.param
-    finally:
-        jax.config.update("jax_enable_x64", previous)
+
+
+@pytest.fixture
+def x64_on():
+    """Run the test with jax_enable_x64 on (float64/int64 samples, float64 emulation)."""
+    with x64_set(True):
+        yield
 
 
 def to_numpy(x):

@@ -178,9 +178,6 @@ def _float64_note(checks: dict[str, str]) -> str:
 # squeezenet1_1: torchvision's builder path and ceil_mode pooling at the cost of 20 s (the
 # batch-norm/hardswish/squeeze-excite path is timm's mobilenetv3_small_050 in the default set).
 _TV_DEFAULT = {"squeezenet1_1"}
-# Models whose parameters and gradients (several GB) would not fit a shared CI machine's memory
-# next to PyTorch's copies; they run in the full sweep only.
-_TV_HUGE = {"regnet_y_128gf", "vit_h_14"}
 
 
 @_seeded

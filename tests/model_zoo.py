@@ -23,13 +23,12 @@ in a full run) turns them into the table in ``docs/models.md``.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import dataclasses
 import json
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import jax
@@ -38,6 +37,7 @@ import numpy as np
 import torch
 import torch.utils._pytree as torch_pytree
 
+from tests.conftest import x64_set
 from torch2jax import t2j
 
 CHECKS = ("eager", "jit", "grad", "train")
@@ -343,21 +343,11 @@ CHECK_FUNCTIONS = {
 }
 
 
-@contextlib.contextmanager
-def x64_enabled() -> Iterator[None]:
-    previous = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    try:
-        yield
-    finally:
-        jax.config.update("jax_enable_x64", previous)
-
-
 def run_check(case: Case, built: Built, check: str) -> tuple[float, float]:
     """Run ``check`` on a built case; returns (max relative error, seconds)."""
     start = time.perf_counter()
     if check in case.float64:
-        with x64_enabled():
+        with x64_set(True):
             error = CHECK_FUNCTIONS[check](built.in_float64())
     else:
         error = CHECK_FUNCTIONS[check](built)

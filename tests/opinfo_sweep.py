@@ -31,6 +31,7 @@ import numpy as np
 import torch
 import torch.utils._pytree as torch_pytree
 
+from tests.conftest import x64_set
 from torch2jax import t2j
 from torch2jax.convert import JAX_TO_TORCH_DTYPE
 from torch2jax.errors import ConcretizationError, DataDependentShapeError
@@ -184,16 +185,6 @@ class EntryResult:
 
     def get(self, mode: str) -> str:
         return self.status.get(mode, "n/a")
-
-
-@contextlib.contextmanager
-def x64(enabled: bool) -> Iterator[None]:
-    previous = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", enabled)
-    try:
-        yield
-    finally:
-        jax.config.update("jax_enable_x64", previous)
 
 
 class EntryTimeout(Exception):
@@ -560,7 +551,7 @@ def run_entry(op: Any, full: bool, timeout: int | None = None) -> EntryResult:
         dtypes = dtypes[:1]
     limit = max_samples() if full else 1
     try:
-        with time_limit(timeout), x64(True):
+        with time_limit(timeout), x64_set(True):
             for dtype in dtypes:
                 grad = dtype == torch.float32 and op.supports_autograd
                 samples = _samples(op, dtype, grad, limit)
@@ -575,7 +566,7 @@ def run_entry(op: Any, full: bool, timeout: int | None = None) -> EntryResult:
                     else:
                         result.record("jit", _outcome(lambda c=call: check_jit(name, c)))
                     if dtype == torch.int64 and fits_32_bits(name, call):
-                        with x64(False):
+                        with x64_set(False):
                             error = _outcome(lambda c=call: check_jit(name, c, exact_dtype=False))
                         result.record("x64_off", error)
     except EntryTimeout as error:

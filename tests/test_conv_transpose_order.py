@@ -11,7 +11,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from tests.conftest import assert_close
+from tests.conftest import assert_close, x64_set
 from torch2jax import t2j
 from torch2jax.ops import conv_transpose_order
 
@@ -35,16 +35,6 @@ SMALL_CASES = {
 
 # Batched and 2 x 16 channels: PyTorch runs oneDNN here, and this lowering XLA's convolution.
 LARGER_CASE = ((2, 16, 5, 5, 5), (16, 4, 3, 3, 3), True, dict(stride=2, padding=1))
-
-
-@pytest.fixture
-def x64_on():
-    previous = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    try:
-        yield
-    finally:
-        jax.config.update("jax_enable_x64", previous)
 
 
 def _tensors(case, seed: int) -> list[torch.Tensor]:
@@ -128,14 +118,10 @@ def test_larger_case_keeps_xla_convolution(x64_on):
 
 
 def test_without_x64_keeps_xla_convolution():
-    previous = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", False)
-    try:
+    with x64_set(False):
         case = SMALL_CASES["strided_padded"]
         assert not _takes_ordered_path(case)  # the fused multiply-adds are emulated in float64
         _check_values_and_gradients(case, seed=0)
-    finally:
-        jax.config.update("jax_enable_x64", previous)
 
 
 def test_ordered_path_only_where_pytorch_runs_slow_transpose_3d():

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import pytest
 import torch
 
-from tests.conftest import assert_close
+from tests.conftest import assert_close, x64_set
 from torch2jax import t2j
 
 
@@ -127,14 +127,10 @@ def test_take_along_dim_with_x64_off_and_on(x64):
 
 
 def test_take_along_dim_refuses_int32_indices_with_x64_on():
-    previous = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    try:
+    with x64_set(True):
         fn = t2j(lambda x, i: torch.take_along_dim(x, i, 0))
         with pytest.raises(RuntimeError, match="should be Long but got Int"):
             fn(jnp.ones((3,)), jnp.array([0, 1], jnp.int32))
-    finally:
-        jax.config.update("jax_enable_x64", previous)
 
 
 def test_as_strided_within_the_tensor_follows_pytorch():

@@ -8,16 +8,8 @@ import torch
 
 from torch2jax import t2j
 
-
-@pytest.fixture(autouse=True)
-def x64_on():
-    """float64 and complex128 samples need 64-bit JAX."""
-    previous = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    try:
-        yield
-    finally:
-        jax.config.update("jax_enable_x64", previous)
+# float64 and complex128 samples need 64-bit JAX.
+pytestmark = pytest.mark.usefixtures("x64_on")
 
 
 def _symmetric_indefinite(

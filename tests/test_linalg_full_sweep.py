@@ -167,14 +167,6 @@ _MATRIX_EXP_NORMS = {
 }
 
 
-@pytest.fixture
-def _x64_on():
-    previous = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    yield
-    jax.config.update("jax_enable_x64", previous)
-
-
 def _matrices_with_norms(n: int, norms: list[float], dtype: torch.dtype, seed: int) -> torch.Tensor:
     """Random n x n matrices (one per norm, stacked) scaled to the given 1-norms."""
     a = torch.randn(len(norms), n, n, dtype=dtype, generator=torch.Generator().manual_seed(seed))
@@ -192,7 +184,7 @@ def _matrix_exp_gradient_check(a: torch.Tensor, atol: float, rtol: float) -> Non
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["float32", "float64"])
-def test_matrix_exp_of_each_degree_is_pytorchs(dtype, _x64_on):
+def test_matrix_exp_of_each_degree_is_pytorchs(dtype, x64_on):
     """One matrix at a time, each norm picks its own degree; float32 values are PyTorch's bit for
     bit (same polynomial, constants, and order of every sum in these 4x4 products)."""
     converted = t2j(torch.linalg.matrix_exp)
@@ -210,7 +202,7 @@ def test_matrix_exp_of_each_degree_is_pytorchs(dtype, _x64_on):
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["float32", "float64"])
-def test_matrix_exp_of_a_batch_mixing_norms_is_pytorchs(dtype, _x64_on):
+def test_matrix_exp_of_a_batch_mixing_norms_is_pytorchs(dtype, x64_on):
     """A batch takes degree 18 with each matrix's own scaling, small norms included."""
     a = _matrices_with_norms(5, _MATRIX_EXP_NORMS[dtype], dtype, seed=11)
     a = (
@@ -231,7 +223,7 @@ def test_matrix_exp_gradient_is_pytorchs_block_formula(norm):
     _matrix_exp_gradient_check(a, atol=1e-5, rtol=1.3e-6)
 
 
-def test_matrix_exp_gradient_of_a_batch_and_in_float64(_x64_on):
+def test_matrix_exp_gradient_of_a_batch_and_in_float64(x64_on):
     a = _matrices_with_norms(5, [1e-3, 0.3, 2.5, 40.0], torch.float32, seed=13)
     _matrix_exp_gradient_check(a, atol=1e-5, rtol=1.3e-6)
     single = _matrices_with_norms(5, [6.0], torch.float64, seed=14)[0]
@@ -239,7 +231,7 @@ def test_matrix_exp_gradient_of_a_batch_and_in_float64(_x64_on):
     _matrix_exp_gradient_check(a.double(), atol=0, rtol=1e-13)
 
 
-def test_matrix_exp_second_order_and_small_sizes(_x64_on):
+def test_matrix_exp_second_order_and_small_sizes(x64_on):
     """Gradients of gradients go through the same rule; 1x1 is exp, 0x0 is empty."""
     a = _matrices_with_norms(3, [4.0], torch.float64, seed=15)[0].requires_grad_()
     (inner,) = torch.autograd.grad((torch.linalg.matrix_exp(a) ** 2).sum(), a, create_graph=True)

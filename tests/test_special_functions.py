@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 
+from tests.conftest import x64_set
 from torch2jax import t2j
 
 FUNCTIONS = [
@@ -44,10 +45,8 @@ def _points() -> np.ndarray:
 
 @pytest.fixture(scope="module", autouse=True)
 def _x64():
-    previous = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    yield
-    jax.config.update("jax_enable_x64", previous)
+    with x64_set(True):
+        yield
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["float32", "float64"])

@@ -12,11 +12,15 @@ float32 round-off alone moves the result; the zoo's looser tolerances cite these
 
 from __future__ import annotations
 
+import dataclasses
 import sys
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
 
+from tests.conftest import x64_set
 from tests.model_cases import all_cases
 from tests.model_zoo import (
     Built,
@@ -30,7 +34,6 @@ from tests.model_zoo import (
     torch_training,
     training_error,
     tree_relative_error,
-    x64_enabled,
 )
 
 
@@ -39,66 +42,66 @@ def _torch_outputs(built: Built) -> object:
         return built.module(*built.args, **built.kwargs)
 
 
-def _jax_outputs(built: Built) -> object:
+def _jax_outputs(built: Built, expected: object) -> object:
     import jax
 
     return jax.jit(_call_jax(built.module, built))(_parameters(built.module))
 
 
-def _as_actual_outputs(torch_outputs: object) -> list[np.ndarray]:
+def _torch_outputs_as_actual(torch_outputs: object) -> list[np.ndarray]:
     """PyTorch outputs in the form the comparisons take for the JAX side (leaves in order)."""
     return _leaves(torch_outputs, jax_side=False)
 
 
-def measure_outputs(built: Built) -> dict[str, float]:
-    torch32, jax32 = _torch_outputs(built), _jax_outputs(built)
-    built64 = built.in_float64()
-    torch64 = _torch_outputs(built64)
-    with x64_enabled():
-        jax64 = _jax_outputs(built64)
-    return {
-        "torch2jax f32 vs PyTorch f64": tree_relative_error(jax32, torch64),
-        "PyTorch f32 vs PyTorch f64": tree_relative_error(_as_actual_outputs(torch32), torch64),
-        "torch2jax f32 vs PyTorch f32": tree_relative_error(jax32, torch32),
-        "torch2jax f64 vs PyTorch f64": tree_relative_error(jax64, torch64),
-    }
+def _torch_training_as_actual(expected: tuple) -> tuple:
+    outputs, buffers, _ = expected
+    return _torch_outputs_as_actual(outputs), {name: b.numpy() for name, b in buffers.items()}
 
 
-def measure_grad(built: Built) -> dict[str, float]:
-    torch32, differentiable = torch_gradients(built)
-    jax32 = jax_gradients(built, differentiable)
-    built64 = built.in_float64()
-    torch64, _ = torch_gradients(built64)
-    with x64_enabled():
-        jax64 = jax_gradients(built64, differentiable)
-    return {
-        "torch2jax f32 vs PyTorch f64": gradients_error(jax32, torch64),
-        "PyTorch f32 vs PyTorch f64": gradients_error(torch32, torch64),
-        "torch2jax f32 vs PyTorch f32": gradients_error(jax32, torch32),
-        "torch2jax f64 vs PyTorch f64": gradients_error(jax64, torch64),
-    }
+@dataclasses.dataclass(frozen=True)
+class Measure:
+    """One check's two halves and its error, as tests/model_zoo.py defines them.
+
+    ``run_torch(built)`` gives PyTorch's result (the expected side), ``run_jax(built, expected)``
+    torch2jax's, ``error(actual, expected)`` the zoo's relative error, and ``as_actual`` puts a
+    PyTorch result in the form ``error`` takes for its actual side.
+    """
+
+    run_torch: Callable[[Built], Any]
+    run_jax: Callable[[Built, Any], Any]
+    error: Callable[[Any, Any], float]
+    as_actual: Callable[[Any], Any]
+
+    def __call__(self, built: Built) -> dict[str, float]:
+        torch32 = self.run_torch(built)
+        jax32 = self.run_jax(built, torch32)
+        built64 = built.in_float64()
+        torch64 = self.run_torch(built64)
+        with x64_set(True):
+            jax64 = self.run_jax(built64, torch64)
+        return {
+            "torch2jax f32 vs PyTorch f64": self.error(jax32, torch64),
+            "PyTorch f32 vs PyTorch f64": self.error(self.as_actual(torch32), torch64),
+            "torch2jax f32 vs PyTorch f32": self.error(jax32, torch32),
+            "torch2jax f64 vs PyTorch f64": self.error(jax64, torch64),
+        }
 
 
-def measure_train(built: Built) -> dict[str, float]:
-    torch32, jax32 = torch_training(built), jax_training(built)
-    built64 = built.in_float64()
-    torch64 = torch_training(built64)
-    with x64_enabled():
-        jax64 = jax_training(built64)
-    outputs32, buffers32, _ = torch32
-    torch32_as_actual = (
-        _as_actual_outputs(outputs32),
-        {name: value.numpy() for name, value in buffers32.items()},
-    )
-    return {
-        "torch2jax f32 vs PyTorch f64": training_error(jax32, torch64),
-        "PyTorch f32 vs PyTorch f64": training_error(torch32_as_actual, torch64),
-        "torch2jax f32 vs PyTorch f32": training_error(jax32, torch32),
-        "torch2jax f64 vs PyTorch f64": training_error(jax64, torch64),
-    }
-
-
-MEASURES = {"outputs": measure_outputs, "grad": measure_grad, "train": measure_train}
+MEASURES = {
+    "outputs": Measure(_torch_outputs, _jax_outputs, tree_relative_error, _torch_outputs_as_actual),
+    "grad": Measure(
+        torch_gradients,
+        lambda built, expected: jax_gradients(built, expected[1]),
+        lambda actual, expected: gradients_error(actual, expected[0]),
+        lambda expected: expected[0],
+    ),
+    "train": Measure(
+        torch_training,
+        lambda built, expected: jax_training(built),
+        training_error,
+        _torch_training_as_actual,
+    ),
+}
 
 
 def main(argv: list[str]) -> None:
