@@ -19,6 +19,7 @@ import pytest
 import torch
 
 from tests import opinfo_sweep as sweep
+from tests.conftest import x64_set
 from tests.opinfo_expected_failures import EXPECTED_FAILURES, EXPECTED_FAILURES_FULL
 from torch2jax import t2j
 from torch2jax.errors import DataDependentShapeError
@@ -105,7 +106,7 @@ def test_skip_list_names_real_entries():
 def test_data_dependent_shapes_work_eagerly_and_raise_under_jit(fn):
     x = torch.tensor([1.0, -2.0, 0.0, 3.0, 3.0])
     expected = fn(x)
-    with sweep.x64(True):
+    with x64_set(True):
         actual = t2j(fn)(t2j(x))
         torch.testing.assert_close(torch.from_numpy(jax.device_get(actual).copy()), expected)
         with pytest.raises(DataDependentShapeError, match="depends on the input's values"):
