@@ -16,7 +16,7 @@ from models import ModelSpec, main_output
 from timing import interleaved_medians, resident_bytes
 from trace_overhead import trace_overhead
 
-from torch2jax import t2j
+from torch2jax import compiler_options, t2j
 
 
 def _sync(device: str) -> None:
@@ -94,16 +94,37 @@ def _torch_compile_contenders(
     return contenders, results
 
 
-def _runner(compiled: Any, fn: Callable[..., Any], args: tuple) -> Callable[[], Any]:
+def _runner(
+    compiled: Any, fn: Callable[..., Any], args: tuple, options: dict[str, Any]
+) -> Callable[[], Any]:
     """A blocking call of the compiled executable; of ``jax.jit(fn)`` where JAX refuses the
     ahead-of-time call (seen on BERT's gradient: "compiled for 200 inputs but called with 198")."""
     try:
         jax.block_until_ready(compiled(*args))
         return lambda: jax.block_until_ready(compiled(*args))
     except TypeError:
-        jitted = jax.jit(fn)
+        jitted = jax.jit(fn, compiler_options=options)
         jax.block_until_ready(jitted(*args))
         return lambda: jax.block_until_ready(jitted(*args))
+
+
+def _jitted_contenders(
+    name: str,
+    first_call: str,
+    fn: Callable[..., Any],
+    args: tuple,
+    options: dict[str, Any],
+    result: dict[str, Any],
+) -> dict[str, Callable[[], Any]]:
+    """``fn`` jitted with torch2jax's recommended compiler options, its first call timed as
+    ``{first_call}_trace_s`` and ``{first_call}_compile_s``, and, where the options are not
+    empty, ``fn`` jitted with XLA's defaults too."""
+    lowered, result[f"{first_call}_trace_s"] = _timed(lambda: jax.jit(fn).lower(*args))
+    compiled, result[f"{first_call}_compile_s"] = _timed(lambda: lowered.compile(options))
+    contenders = {name: _runner(compiled, fn, args, options)}
+    if options:
+        contenders[f"{name}_xla_defaults"] = _runner(lowered.compile(), fn, args, {})
+    return contenders
 
 
 def bench_model(
@@ -130,14 +151,16 @@ def bench_model(
         return _loss_jax(forward(params, buffers, *xs))
 
     args = (params, buffers, *jax_inputs)
-    lowered, result["fwd_trace_s"] = _timed(lambda: jax.jit(forward).lower(*args))
-    compiled_fwd, result["fwd_compile_s"] = _timed(lowered.compile)
-    lowered, result["grad_trace_s"] = _timed(lambda: jax.jit(jax.value_and_grad(loss)).lower(*args))
-    compiled_grad, result["grad_compile_s"] = _timed(lowered.compile)
+    options = compiler_options()
+    result["compiler_options"] = options
+    t2j_fwd = _jitted_contenders("t2j_jit_fwd", "fwd", forward, args, options, result)
+    t2j_bwd = _jitted_contenders(
+        "t2j_jit_value_and_grad", "grad", jax.value_and_grad(loss), args, options, result
+    )
 
     with torch.inference_mode():
         expected = main_output(model(*inputs)).float().cpu().numpy()
-    actual = np.asarray(compiled_fwd(*args), np.float32)
+    actual = np.asarray(jax.jit(forward, compiler_options=options)(*args), np.float32)
     result["max_abs_diff"] = float(np.max(np.abs(actual - expected)))
 
     def torch_fwd() -> None:
@@ -150,14 +173,8 @@ def bench_model(
         _loss_torch(model(*inputs)).backward()
         _sync(device)
 
-    fwd = {
-        "torch_eager_fwd": torch_fwd,
-        "t2j_jit_fwd": _runner(compiled_fwd, forward, args),
-    }
-    bwd = {
-        "torch_eager_fwdbwd": torch_fwdbwd,
-        "t2j_jit_value_and_grad": _runner(compiled_grad, jax.value_and_grad(loss), args),
-    }
+    fwd = {"torch_eager_fwd": torch_fwd, **t2j_fwd}
+    bwd = {"torch_eager_fwdbwd": torch_fwdbwd, **t2j_bwd}
     if torch_compile:
         contenders, compile_results = _torch_compile_contenders(model, inputs, device)
         result.update(compile_results)

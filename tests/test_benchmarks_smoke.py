@@ -49,6 +49,8 @@ def test_quick_benchmark_run_writes_report_and_chart(tmp_path):
     (tiny,) = results["results"]
     for key in ("torch_eager_fwd", "t2j_jit_fwd", "torch_eager_fwdbwd", "t2j_jit_value_and_grad"):
         assert tiny["ms"][key] > 0
+        if tiny["compiler_options"] and key.startswith("t2j"):
+            assert tiny["ms"][f"{key}_xla_defaults"] > 0  # the same with plain jax.jit
     assert tiny["max_abs_diff"] < 1e-4
     assert tiny["trace"]["aten_ops"] > 0
     assert tiny["graph"]["jaxpr_eqns"] > 0
