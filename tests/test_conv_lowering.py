@@ -10,7 +10,7 @@ import torch
 
 from tests.conftest import assert_close
 from torch2jax import t2j
-from torch2jax.ops.nn import _matmul_is_cheaper
+from torch2jax.ops.nn import _matmul_is_cheaper, _weight_gradient_as_matmul
 
 # (batch, in, out, size, kernel, stride, padding, dilation, bias)
 CASES = [
@@ -68,6 +68,7 @@ def test_weight_gradient_as_matmul_matches_pytorch(case):
     conv = torch.nn.Conv2d(cin, cout, kernel, stride, padding, dilation)
     x = torch.randn(batch, cin, size, size)
     assert not _matmul_is_cheaper(x.shape, conv.weight.shape, (stride, stride), 1)
+    assert _weight_gradient_as_matmul(x.shape, conv.weight.shape, 1)
     params = {k: t2j(v) for k, v in conv.state_dict().items()}
     jconv = t2j(conv)
 
@@ -96,3 +97,22 @@ def test_weight_gradient_as_matmul_matches_pytorch(case):
             )
         ).sum()
     assert_close(jvp_out, expected, atol=1e-3, rtol=1e-4)
+
+
+def test_larger_batches_keep_xla_weight_gradient_convolution():
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(3, 8, 3, stride=2, padding=1)
+    x = torch.randn(4, 3, 12, 12)
+    assert not _weight_gradient_as_matmul(x.shape, conv.weight.shape, 1)
+    params = {k: t2j(v) for k, v in conv.state_dict().items()}
+    jconv = t2j(conv)
+
+    def loss(params, x):
+        return jnp.sum(jnp.sin(jconv(x, state_dict=params)))
+
+    grads = jax.jit(jax.grad(loss, argnums=(0, 1)))(params, t2j(x))
+    x.requires_grad_(True)
+    torch.sin(conv(x)).sum().backward()
+    assert_close(grads[1], x.grad, atol=1e-4, rtol=1e-4)
+    for name, p in conv.named_parameters():
+        assert_close(grads[0][name], p.grad, atol=1e-4, rtol=1e-4)
