@@ -87,6 +87,24 @@ def test_captured_tensors():
     assert_close(jax.jit(t2j(f))(t2j(x)), f(x))
 
 
+def test_small_captured_tensors_follow_their_current_values(x64):
+    # Small constants are converted once per distinct value (a cache): a tensor changed between
+    # calls, or a fresh tensor per call, must still be read as it is now.
+    offsets = torch.tensor([2, 3])
+
+    def f(x):
+        return x * offsets + torch.tensor([0.5, 1.0])
+
+    x = torch.randn(2)
+    assert_close(t2j(f)(t2j(x)), f(x))
+    offsets.mul_(10)
+    assert_close(t2j(f)(t2j(x)), f(x))
+    assert_close(jax.jit(t2j(f))(t2j(x)), f(x))
+    ids = t2j(lambda: offsets + 0)()
+    assert str(ids.dtype) == ("int64" if x64 else "int32")
+    np.testing.assert_array_equal(np.asarray(ids), [20, 30])
+
+
 def mlp(x, w1, w2):
     return torch.tanh(x @ w1).sin() @ w2
 

@@ -75,6 +75,37 @@ def tensor_to_array(tensor: torch.Tensor) -> jax.Array:
     return jax.dlpack.from_dlpack(tensor)
 
 
+# Code under conversion that builds small tensors from Python data on every call (an empty
+# tensor per GPT-2 layer, say) would pay one DLPack conversion (~150 us) each time; these are
+# converted once per distinct value instead, into arrays of their own (never sharing the
+# tensor's memory, which the code may later change in place).
+_SMALL_CONSTANT_ELEMENTS = 64
+_SMALL_CONSTANTS_KEPT = 1024
+_small_constants: dict[tuple, jax.Array] = {}
+
+
+def captured_tensor_to_array(tensor: torch.Tensor) -> jax.Array:
+    """``tensor_to_array`` for a tensor that converted code captured as a constant."""
+    if (
+        tensor.numel() > _SMALL_CONSTANT_ELEMENTS
+        or tensor.layout is not torch.strided
+        or tensor.device.type != "cpu"
+        or tensor.dtype in _NO_DLPACK
+        or tensor.is_conj()
+        or tensor.is_neg()
+    ):
+        return tensor_to_array(tensor)
+    data = tensor.detach()
+    raw = data.reshape(-1).contiguous().view(torch.uint8).numpy().tobytes()
+    key = (data.dtype, tuple(data.shape), raw, jax.config.jax_enable_x64)
+    array = _small_constants.get(key)
+    if array is None:
+        if len(_small_constants) >= _SMALL_CONSTANTS_KEPT:
+            _small_constants.clear()
+        array = _small_constants[key] = tensor_to_array(data.clone())
+    return array
+
+
 def array_to_tensor(array: Any) -> torch.Tensor:
     """A concrete JAX array as a PyTorch tensor, sharing memory through DLPack on CPU."""
     if isinstance(array, jax.core.Tracer):

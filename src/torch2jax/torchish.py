@@ -23,7 +23,7 @@ from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from torch2jax import registry
-from torch2jax.convert import tensor_to_array, to_torch_dtype
+from torch2jax.convert import captured_tensor_to_array, to_torch_dtype
 from torch2jax.eager_ops import call_lowering, refuse_tracing
 from torch2jax.errors import (
     CapturedMutationWarning,
@@ -103,7 +103,7 @@ class Conversion:
         """A plain tensor that the code captured, as a JAX array (converted once per run)."""
         entry = self.constants.get(id(tensor))
         if entry is None:
-            entry = self.constants[id(tensor)] = (tensor, tensor_to_array(tensor))
+            entry = self.constants[id(tensor)] = (tensor, captured_tensor_to_array(tensor))
         return entry[1]
 
     def rebind_constant(self, tensor: torch.Tensor, value: Any) -> None:
@@ -161,7 +161,7 @@ _ARRAY_TYPES = (jax.core.Tracer, jax.Array)  # tracers first: what a trace meets
 def to_torchish(x: Any, stop_gradient: bool = False) -> Any:
     """A lowering's result with JAX arrays wrapped as Torchish (weak types made strong)."""
     if isinstance(x, _ARRAY_TYPES):
-        if x.weak_type:
+        if x.aval.weak_type:  # a tracer's own .weak_type goes through a slow __getattr__
             x = jax.lax.convert_element_type(x, x.dtype)  # strong: same dtype, weak_type False
         if stop_gradient:
             x = jax.lax.stop_gradient(x)
