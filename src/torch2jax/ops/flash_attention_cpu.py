@@ -178,9 +178,6 @@ def scaled_dot_product_flash_attention_for_cpu(
         scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
         return _kernel_order_attention(query, key, value, attn_mask, is_causal, scale)
     scores = nn._attention_scores(query, key, attn_mask, is_causal, scale)
-    logsumexp = jax.nn.logsumexp(scores, axis=-1)
-    # the kernel's logsumexp of a row with every key masked out: max 0 + log(sum 1)
-    masked_out = jnp.isneginf(jnp.max(scores, axis=-1))
-    logsumexp = jnp.where(masked_out, jnp.zeros_like(logsumexp), logsumexp)
+    logsumexp = nn.attention_logsumexp(scores)
     # PyTorch's logsumexp output does not require grad
     return nn._attend(scores, value, dropout_p), jax.lax.stop_gradient(logsumexp)

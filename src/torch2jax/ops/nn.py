@@ -902,6 +902,22 @@ def _attention_scores(
     return scores
 
 
+def _row_max_and_exp_sum(scores: Any) -> tuple[Any, Any, Any]:
+    """Each row's maximum, ``exp(scores - max)`` and its row sum (rows kept as size 1): the
+    pieces of a softmax and a logsumexp, in ``lax`` calls (float32/float64)."""
+    last = scores.ndim - 1
+    rows = scores.shape[:-1] + (1,)
+    top = jax.lax.reshape(jax.lax.reduce_max(scores, (last,)), rows)
+    unnormalized = jax.lax.exp(_lax.binary(jax.lax.sub, scores, top))
+    total = jax.lax.reshape(jax.lax.reduce_sum(unnormalized, (last,)), rows)
+    return top, unnormalized, total
+
+
+def _fully_masked(top: Any) -> Any:
+    """Rows (by their maximum) whose every key is masked out."""
+    return jax.lax.eq(top, _lax.constant(-np.inf, top.dtype))
+
+
 def _attention_weights(scores: Any) -> Any:
     """Softmax over keys, PyTorch's safe softmax: a row with every key masked out attends to
     nothing (zeros, not NaN).
@@ -913,14 +929,23 @@ def _attention_weights(scores: Any) -> Any:
         weights = jax.nn.softmax(scores, axis=-1)
         masked = jnp.isneginf(jnp.max(scores, axis=-1, keepdims=True))
         return jnp.where(masked, 0, weights).astype(weights.dtype)
-    last = scores.ndim - 1
-    rows = scores.shape[:-1] + (1,)
-    top = jax.lax.reshape(jax.lax.reduce_max(scores, (last,)), rows)
-    unnormalized = jax.lax.exp(_lax.binary(jax.lax.sub, scores, top))
-    total = jax.lax.reshape(jax.lax.reduce_sum(unnormalized, (last,)), rows)
+    top, unnormalized, total = _row_max_and_exp_sum(scores)
     weights = _lax.binary(jax.lax.div, unnormalized, total)
-    masked = _lax.broadcast_to(jax.lax.eq(top, _lax.constant(-np.inf, top.dtype)), scores.shape)
+    masked = _lax.broadcast_to(_fully_masked(top), scores.shape)
     return jax.lax.select(masked, jax.lax.full_like(weights, 0), weights)
+
+
+def attention_logsumexp(scores: Any) -> Any:
+    """Each row's logsumexp (``jax.nn.logsumexp``'s arithmetic), 0 for a fully masked row as in
+    PyTorch's CPU flash kernel (its max 0 plus log(sum 1))."""
+    if scores.dtype not in (jnp.float32, jnp.float64):
+        logsumexp = jax.nn.logsumexp(scores, axis=-1)
+        masked = jnp.isneginf(jnp.max(scores, axis=-1))
+        return jnp.where(masked, jnp.zeros_like(logsumexp), logsumexp)
+    top, _, total = _row_max_and_exp_sum(scores)
+    logsumexp = jax.lax.add(jax.lax.log(total), top)
+    zeros = jax.lax.full_like(logsumexp, 0)
+    return jax.lax.reshape(jax.lax.select(_fully_masked(top), zeros, logsumexp), scores.shape[:-1])
 
 
 @jax.custom_jvp
