@@ -23,14 +23,9 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("case", CASES, ids=[f"case{i}" for i in range(len(CASES))])
-def test_matmul_path_matches_pytorch(case):
-    batch, cin, cout, size, kernel, stride, padding, dilation, bias = case
-    torch.manual_seed(0)
-    conv = torch.nn.Conv2d(cin, cout, kernel, stride, padding, dilation, bias=bias)
-    x = torch.randn(batch, cin, size, size)
-    stride_pair = (stride, stride) if isinstance(stride, int) else stride
-    assert _matmul_is_cheaper(x.shape, conv.weight.shape, stride_pair, 1)
+def _assert_values_and_gradients_match_pytorch(conv, x):
+    """``sum(sin(conv(x)))`` through the jitted conversion: the output, the input's gradient and
+    every parameter's gradient match PyTorch. Returns the converted parameters and the loss."""
     params = {k: t2j(v) for k, v in conv.state_dict().items()}
     jconv = t2j(conv)
 
@@ -44,6 +39,18 @@ def test_matmul_path_matches_pytorch(case):
     assert_close(grads[1], x.grad, atol=1e-4, rtol=1e-4)
     for name, p in conv.named_parameters():
         assert_close(grads[0][name], p.grad, atol=1e-4, rtol=1e-4)
+    return params, loss
+
+
+@pytest.mark.parametrize("case", CASES, ids=[f"case{i}" for i in range(len(CASES))])
+def test_matmul_path_matches_pytorch(case):
+    batch, cin, cout, size, kernel, stride, padding, dilation, bias = case
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(cin, cout, kernel, stride, padding, dilation, bias=bias)
+    x = torch.randn(batch, cin, size, size)
+    stride_pair = (stride, stride) if isinstance(stride, int) else stride
+    assert _matmul_is_cheaper(x.shape, conv.weight.shape, stride_pair, 1)
+    _assert_values_and_gradients_match_pytorch(conv, x)
 
 
 def test_unbatched_input_on_the_matmul_path():
@@ -69,18 +76,7 @@ def test_weight_gradient_as_matmul_matches_pytorch(case):
     x = torch.randn(batch, cin, size, size)
     assert not _matmul_is_cheaper(x.shape, conv.weight.shape, (stride, stride), 1)
     assert _weight_gradient_as_matmul(x.shape, conv.weight.shape, 1)
-    params = {k: t2j(v) for k, v in conv.state_dict().items()}
-    jconv = t2j(conv)
-
-    def loss(params, x):
-        return jnp.sum(jnp.sin(jconv(x, state_dict=params)))
-
-    grads = jax.jit(jax.grad(loss, argnums=(0, 1)))(params, t2j(x))
-    x.requires_grad_(True)
-    torch.sin(conv(x)).sum().backward()
-    assert_close(grads[1], x.grad, atol=1e-4, rtol=1e-4)
-    for name, p in conv.named_parameters():
-        assert_close(grads[0][name], p.grad, atol=1e-4, rtol=1e-4)
+    params, loss = _assert_values_and_gradients_match_pytorch(conv, x)
     # Forward mode works too (a custom JVP, not a custom VJP).
     tangent = {k: jnp.ones_like(v) for k, v in params.items()}
     _, jvp_out = jax.jvp(lambda p: loss(p, t2j(x.detach())), (params,), (tangent,))
@@ -104,15 +100,4 @@ def test_larger_batches_keep_xla_weight_gradient_convolution():
     conv = torch.nn.Conv2d(3, 8, 3, stride=2, padding=1)
     x = torch.randn(4, 3, 12, 12)
     assert not _weight_gradient_as_matmul(x.shape, conv.weight.shape, 1)
-    params = {k: t2j(v) for k, v in conv.state_dict().items()}
-    jconv = t2j(conv)
-
-    def loss(params, x):
-        return jnp.sum(jnp.sin(jconv(x, state_dict=params)))
-
-    grads = jax.jit(jax.grad(loss, argnums=(0, 1)))(params, t2j(x))
-    x.requires_grad_(True)
-    torch.sin(conv(x)).sum().backward()
-    assert_close(grads[1], x.grad, atol=1e-4, rtol=1e-4)
-    for name, p in conv.named_parameters():
-        assert_close(grads[0][name], p.grad, atol=1e-4, rtol=1e-4)
+    _assert_values_and_gradients_match_pytorch(conv, x)
