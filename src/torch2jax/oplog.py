@@ -82,7 +82,7 @@ class _RecordingOverrides(dict):
 
 
 def _is_lowered(func: Any) -> bool:
-    return func in torchish._SPECIAL_OPS or registry.aten_lowering(func) is not None
+    return id(func) in torchish._SPECIAL_OPS or registry.aten_lowering(func) is not None
 
 
 def _pytorch_stand_in(func: Any, args: tuple, kwargs: dict) -> Any:

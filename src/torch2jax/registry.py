@@ -21,8 +21,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 class _LoweringTable(dict):
-    """The ATen table; any change to it (``@implements``, a test's monkeypatch) forgets the
-    resolved lookups below."""
+    """The ATen and view-inverse tables; any change to them (``@implements``, a test's
+    monkeypatch) forgets the resolved lookups below."""
 
     def _changed(self) -> None:
         _resolved.clear()
@@ -57,8 +57,10 @@ class _LoweringTable(dict):
 
 
 aten_lowerings: dict[Any, Callable[..., Any]] = _LoweringTable()
-# Overload -> its lowering (or None), resolved once: dispatch looks every ATen call up here.
-_resolved: dict[Any, Callable[..., Any] | None] = {}
+# id(overload) -> (overload, its lowering or None, its view inverse or None), resolved once:
+# dispatch looks every ATen call up here. Keyed by id because OpOverload.__hash__ is Python code
+# (half a microsecond per lookup); the entry holds the overload, so its id stays its own.
+_resolved: dict[int, tuple[Any, Callable[..., Any] | None, Callable[..., Any] | None]] = {}
 api_overrides: dict[Callable[..., Any], Callable[..., Any]] = {}
 # Lowerings of optional libraries' operators (torchvision::nms, say), keyed by namespace: they
 # register when the first operation of that namespace is looked up, so torch2jax never imports the
@@ -67,7 +69,7 @@ lazy_namespaces: dict[str, Callable[[], None]] = {}
 # View op packet -> fn(base, changed_view, *view_args): the base with the view's new values written
 # back. Only for code that runs below functionalization (PyTorch's C++ composite kernels, such as
 # circular padding, write into slices of a tensor they just created).
-view_inverses: dict[Any, Callable[..., Any]] = {}
+view_inverses: dict[Any, Callable[..., Any]] = _LoweringTable()
 
 
 def implements(*targets: Any) -> Callable[[F], F]:
@@ -103,15 +105,21 @@ def implements(*targets: Any) -> Callable[[F], F]:
     return register
 
 
+def dispatch_entry(
+    op: torch._ops.OpOverload,
+) -> tuple[Any, Callable[..., Any] | None, Callable[..., Any] | None]:
+    """``(op, lowering, view_inverse)``: the lowering of an ATen overload (its own, else its
+    packet's) and, for a view op, how to write a changed view back into its base."""
+    entry = _resolved.get(id(op))
+    if entry is None:
+        packet = getattr(op, "overloadpacket", None)
+        entry = _resolved[id(op)] = (op, _resolve(op), view_inverses.get(packet))
+    return entry
+
+
 def aten_lowering(op: torch._ops.OpOverload) -> Callable[..., Any] | None:
     """The lowering of an ATen overload: its own, else its packet's."""
-    try:
-        return _resolved[op]
-    except KeyError:
-        pass
-    fn = _resolve(op)
-    _resolved[op] = fn
-    return fn
+    return dispatch_entry(op)[1]
 
 
 def _resolve(op: torch._ops.OpOverload) -> Callable[..., Any] | None:

@@ -10,6 +10,7 @@ calls before they decompose: for `@implements` API overrides, the Python-facing 
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -58,17 +59,24 @@ class Torchish(torch.Tensor):
     value: Any
 
     @staticmethod
-    def __new__(cls, value: Any) -> Torchish:
-        dtype = _TORCH_DTYPES.get(value.dtype)
+    def __new__(cls, value: Any, aval: Any = None) -> Torchish:
+        if aval is None:
+            aval = value.aval
+        dtype = _TORCH_DTYPES.get(aval.dtype)
         if dtype is None:
-            dtype = _TORCH_DTYPES[value.dtype] = to_torch_dtype(value.dtype)
+            dtype = _TORCH_DTYPES[aval.dtype] = to_torch_dtype(aval.dtype)
         try:
-            tensor = torch.Tensor._make_wrapper_subclass(cls, value.shape, dtype=dtype, device=_CPU)
+            # Positional: PyTorch's argument parser matches keywords by name, a cost on every
+            # operation's every result. (size, strides, storage_offset, memory_format, dtype,
+            # layout, device)
+            tensor = torch.Tensor._make_wrapper_subclass(
+                cls, aval.shape, None, None, None, dtype, torch.strided, _CPU
+            )
         except TypeError:
-            if all(isinstance(d, int) for d in value.shape):
+            if all(isinstance(d, int) for d in aval.shape):
                 raise
             raise Torch2JaxError(
-                f"torch2jax: PyTorch code needs concrete shapes, got symbolic shape {value.shape} "
+                f"torch2jax: PyTorch code needs concrete shapes, got symbolic shape {aval.shape} "
                 "(jax.export.symbolic_shape). For a symbolic batch size, export "
                 "torch2jax.batch_polymorphic(converted) instead."
             ) from None
@@ -103,7 +111,11 @@ class Conversion:
         """A plain tensor that the code captured, as a JAX array (converted once per run)."""
         entry = self.constants.get(id(tensor))
         if entry is None:
-            entry = self.constants[id(tensor)] = (tensor, captured_tensor_to_array(tensor))
+            # Reading the tensor is PyTorch's business, not the converted code's: without the
+            # function mode, a dozen tensor methods cost a dozen mode round trips.
+            with torch._C.DisableTorchFunction():
+                array = captured_tensor_to_array(tensor)
+            entry = self.constants[id(tensor)] = (tensor, array)
         return entry[1]
 
     def rebind_constant(self, tensor: torch.Tensor, value: Any) -> None:
@@ -144,8 +156,26 @@ def current_conversion() -> Conversion:
 # Dispatch: ATen operation -> JAX lowering
 
 
+# Argument types that to_jax passes on as they are, recognised by exact type first: most of an
+# operation's arguments are these or lists of them (sizes, strides), and an isinstance check
+# against torch.Tensor's metaclass costs more than the rest of the conversion.
+_PLAIN_TYPES = frozenset(
+    {int, float, bool, complex, str, type(None), torch.dtype, torch.device, torch.layout}
+    | {torch.memory_format}
+)
+
+
 def to_jax(x: Any) -> Any:
     """An operation's argument with tensors replaced by JAX arrays (lists of tensors too)."""
+    cls = type(x)
+    if cls is Torchish:
+        return x.value
+    if cls in _PLAIN_TYPES:
+        return x
+    if cls is list or cls is tuple:
+        if _PLAIN_TYPES.issuperset(map(type, x)):
+            return x
+        return cls([to_jax(e) for e in x])
     if isinstance(x, Torchish):
         return x.value
     if isinstance(x, torch.Tensor):
@@ -161,21 +191,23 @@ _ARRAY_TYPES = (jax.core.Tracer, jax.Array)  # tracers first: what a trace meets
 def to_torchish(x: Any, stop_gradient: bool = False) -> Any:
     """A lowering's result with JAX arrays wrapped as Torchish (weak types made strong)."""
     if isinstance(x, _ARRAY_TYPES):
-        if x.aval.weak_type:  # a tracer's own .weak_type goes through a slow __getattr__
+        aval = x.aval  # a tracer's own .weak_type goes through a slow __getattr__
+        if aval.weak_type:
             x = jax.lax.convert_element_type(x, x.dtype)  # strong: same dtype, weak_type False
+            aval = x.aval
         if stop_gradient:
             x = jax.lax.stop_gradient(x)
-        return Torchish(x)
+        return Torchish(x, aval)
     if isinstance(x, (list, tuple)):
-        return type(x)(to_torchish(e, stop_gradient) for e in x)
+        return type(x)([to_torchish(e, stop_gradient) for e in x])
     return x
 
 
 def dispatch(func: torch._ops.OpOverload, args: tuple, kwargs: dict) -> Any:
-    special = _SPECIAL_OPS.get(func)
+    special = _SPECIAL_OPS.get(id(func))
     if special is not None:
         return special(*args, **kwargs)
-    lowering = registry.aten_lowering(func)
+    _, lowering, view_inverse = registry.dispatch_entry(func)
     if lowering is None:
         if func._schema.is_mutable and func._schema.name.endswith("_"):
             return _inplace_via_functional(func, args, kwargs)
@@ -184,8 +216,8 @@ def dispatch(func: torch._ops.OpOverload, args: tuple, kwargs: dict) -> Any:
     jax_kwargs = {k: to_jax(v) for k, v in kwargs.items()} if kwargs else kwargs
     result = call_lowering(lowering, tuple(map(to_jax, args)), jax_kwargs)
     result = to_torchish(result, not torch.is_grad_enabled())
-    if func.overloadpacket in registry.view_inverses and isinstance(args[0], Torchish):
-        result.view_of = (args[0], func.overloadpacket, args[1:], kwargs)
+    if view_inverse is not None and isinstance(args[0], Torchish):
+        result.view_of = (args[0], view_inverse, args[1:], kwargs)
     return result
 
 
@@ -249,8 +281,7 @@ def _write_back_to_base(view: Torchish) -> None:
     view_of = getattr(view, "view_of", None)
     if view_of is None:
         return
-    base, packet, args, kwargs = view_of
-    inverse = registry.view_inverses[packet]
+    base, inverse, args, kwargs = view_of
     _assign(base, inverse(base.value, view.value, *to_jax(args), **kwargs))
 
 
@@ -272,10 +303,11 @@ def _run_jax_call(inputs: list, handle: int) -> list:
     return to_torchish(list(outputs), stop_gradient=not torch.is_grad_enabled())
 
 
-_SPECIAL_OPS: dict[Any, Callable[..., Any]] = {
-    aten.copy_.default: _copy_,
-    aten._local_scalar_dense.default: _local_scalar_dense,
-    jax_call_op: _run_jax_call,
+# Operations dispatch handles itself, keyed by id(overload) like registry.dispatch_entry.
+_SPECIAL_OPS: dict[int, Callable[..., Any]] = {
+    id(aten.copy_.default): _copy_,
+    id(aten._local_scalar_dense.default): _local_scalar_dense,
+    id(jax_call_op): _run_jax_call,
 }
 
 
@@ -419,6 +451,7 @@ def _is_captured(x: Any) -> bool:
     )
 
 
+@functools.cache  # asked on every API call the converted code makes
 def _is_in_place(func: Any) -> bool:
     name = getattr(func, "__name__", "")
     return (name.endswith("_") and not name.endswith("__")) or name in _IN_PLACE_DUNDERS

@@ -639,8 +639,15 @@ def _batch_norm(
     if not training and running_mean is not None:
         # Normalizing with the running statistics saves no batch statistics: PyTorch returns
         # empty save_mean/save_invstd.
-        mean = invstd = jnp.zeros((0,), compute)
+        mean = invstd = _empty_statistics(np.dtype(compute))
     return _as(out, x.dtype), mean, invstd, new_mean, new_var
+
+
+@functools.cache
+def _empty_statistics(dtype: np.dtype) -> jax.Array:
+    # A concrete array, made once: inside a trace jnp.zeros would stage a new op per layer.
+    with jax.ensure_compile_time_eval():
+        return jnp.zeros((0,), dtype)
 
 
 @implements(aten.native_batch_norm, aten._native_batch_norm_legit)
