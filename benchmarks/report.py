@@ -237,7 +237,7 @@ def markdown_section(
         header = [
             "model",
             "ATen ops lowered",
-            "trace (CPU ms)",
+            "trace (ms)",
             "µs per op",
             "torch2jax dispatch",
             "JAX (inside lowerings)",

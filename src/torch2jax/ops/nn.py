@@ -69,7 +69,21 @@ def _patch_indices(
     dilation: Sequence[int],
 ) -> np.ndarray:
     """Flat input positions of every (kernel offset, output position); padding reads index
-    ``height * width``, out of range, which the gather fills with zero."""
+    ``height * width``, out of range, which the gather fills with zero. Read-only, shared."""
+    return _patch_indices_cached(
+        height, width, tuple(kernel), tuple(stride), tuple(padding), tuple(dilation)
+    )
+
+
+@functools.cache  # a network repeats a few layer geometries, and every trace asks again
+def _patch_indices_cached(
+    height: int,
+    width: int,
+    kernel: tuple[int, ...],
+    stride: tuple[int, ...],
+    padding: tuple[int, ...],
+    dilation: tuple[int, ...],
+) -> np.ndarray:
     out_h = _output_size(height, kernel[0], stride[0], padding[0], dilation[0])
     out_w = _output_size(width, kernel[1], stride[1], padding[1], dilation[1])
     rows = np.arange(out_h)[:, None] * stride[0] - padding[0]
@@ -80,7 +94,9 @@ def _patch_indices(
             r, c = rows + a * dilation[0], columns + b * dilation[1]
             inside = (r >= 0) & (r < height) & (c >= 0) & (c < width)
             indices.append(np.where(inside, r * width + c, height * width).reshape(-1))
-    return np.stack(indices).reshape(-1).astype(np.int32)
+    flat = np.stack(indices).reshape(-1).astype(np.int32)
+    flat.flags.writeable = False
+    return flat
 
 
 def _convolution_as_matmul(
@@ -645,9 +661,10 @@ def _batch_norm(
 
 @functools.cache
 def _empty_statistics(dtype: np.dtype) -> jax.Array:
-    # A concrete array, made once: inside a trace jnp.zeros would stage a new op per layer.
+    # A concrete array, made once: inside a trace jnp.zeros would stage a new op per layer
+    # (and computing it eagerly would compile an executable; a transfer compiles nothing).
     with jax.ensure_compile_time_eval():
-        return jnp.zeros((0,), dtype)
+        return jax.device_put(np.zeros((0,), dtype))
 
 
 @implements(aten.native_batch_norm, aten._native_batch_norm_legit)
