@@ -20,6 +20,8 @@ CASES = [
     (1, 6, 64, 8, 1, 2, 0, 1, True),
     (1, 4, 40, 6, (3, 2), (2, 1), (0, 1), (2, 1), True),
     (1, 5, 48, 5, 5, 1, 2, 1, False),
+    (1, 4, 64, 7, 3, 1, 2, 2, True),
+    (1, 3, 48, 6, (3, 2), 1, (1, 0), (1, 2), False),
 ]
 
 
@@ -66,8 +68,14 @@ def test_wide_images_keep_the_xla_convolution():
 
 @pytest.mark.parametrize(
     "case",
-    [(2, 3, 8, 9, 3, 1, 1, 1), (2, 3, 8, 11, 7, 2, 3, 1), (1, 4, 6, 10, 3, 2, 2, 2)],
-    ids=["3x3", "7x7_stride2", "dilated"],
+    [
+        (2, 3, 8, 9, 3, 1, 1, 1),
+        (2, 3, 8, 11, 7, 2, 3, 1),
+        (1, 4, 6, 10, 3, 2, 2, 2),
+        (2, 3, 5, 9, 3, 1, 2, 2),
+        (1, 3, 5, 8, (3, 2), 1, (1, 0), (1, 2)),
+    ],
+    ids=["3x3", "7x7_stride2", "dilated", "dilated_stride1", "uneven_stride1"],
 )
 def test_weight_gradient_as_matmul_matches_pytorch(case):
     batch, cin, cout, size, kernel, stride, padding, dilation = case
