@@ -109,8 +109,6 @@ def _convolution_as_matmul(
     out_w = _output_size(width, kw, stride[1], padding[1], dilation[1])
     if (kh, kw) == (1, 1) and list(padding) == [0, 0]:
         patches = x[:, :, :: stride[0], :: stride[1]]
-    elif _windows_by_slicing(stride):
-        patches = _shifted_windows(x, (kh, kw), padding, dilation)
     else:
         indices = _patch_indices(height, width, (kh, kw), stride, padding, dilation)
         patches = jnp.take(
@@ -164,40 +162,6 @@ def _patch_matrix(
     planes = jnp.swapaxes(x, 0, 1).reshape(channels, batch * plane)
     patches = jnp.take(planes, flat.reshape(-1), axis=1, mode="fill", fill_value=0)
     return patches.reshape(channels * kernel[0] * kernel[1], -1)
-
-
-def _windows_by_slicing(stride: Sequence[int]) -> bool:
-    # For the forward product, shifted slices of the padded input beat a gather 1.5-3x at
-    # stride 1 on XLA:CPU (ResNet-18 1x224 forward 46.0 -> 41.1 ms); strided slices lose to
-    # it at stride 2. The weight gradient's patch matrix keeps the gather: there the slices
-    # made ResNet-18's gradient step slower (188 -> 204 ms).
-    return tuple(stride) == (1, 1)
-
-
-def _shifted_windows(
-    x: Any, kernel: Sequence[int], padding: Sequence[int], dilation: Sequence[int]
-) -> Any:
-    """(batch, in, kh·kw, out_h, out_w): one slice of the zero-padded input per kernel offset
-    (stride 1)."""
-    batch, channels, height, width = x.shape
-    out_h = _output_size(height, kernel[0], 1, padding[0], dilation[0])
-    out_w = _output_size(width, kernel[1], 1, padding[1], dilation[1])
-    no_pad = (0, 0, 0)
-    padded = jax.lax.pad(
-        x,
-        np.zeros((), x.dtype),
-        (no_pad, no_pad, (padding[0], padding[0], 0), (padding[1], padding[1], 0)),
-    )
-    windows = []
-    for a in range(kernel[0]):
-        for b in range(kernel[1]):
-            top, left = a * dilation[0], b * dilation[1]
-            windows.append(
-                jax.lax.slice(
-                    padded, (0, 0, top, left), (batch, channels, top + out_h, left + out_w)
-                )
-            )
-    return jnp.stack(windows, axis=2)
 
 
 def _xla_convolution_2d(
