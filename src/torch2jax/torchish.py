@@ -160,8 +160,18 @@ def current_conversion() -> Conversion:
 # operation's arguments are these or lists of them (sizes, strides), and an isinstance check
 # against torch.Tensor's metaclass costs more than the rest of the conversion.
 _PLAIN_TYPES = frozenset(
-    {int, float, bool, complex, str, type(None), torch.dtype, torch.device, torch.layout}
-    | {torch.memory_format}
+    {
+        int,
+        float,
+        bool,
+        complex,
+        str,
+        type(None),
+        torch.dtype,
+        torch.device,
+        torch.layout,
+        torch.memory_format,
+    }
 )
 
 
