@@ -22,6 +22,8 @@ CASES = [
     (1, 5, 48, 5, 5, 1, 2, 1, False),
     (1, 4, 64, 7, 3, 1, 2, 2, True),
     (1, 3, 48, 6, (3, 2), 1, (1, 0), (1, 2), False),
+    (1, 3, 64, 32, 8, 8, 0, 1, True),  # patchify stem (ViT): disjoint tiles, no gather
+    (1, 2, 40, 11, (2, 3), (2, 3), 0, 1, False),  # tiles leaving trailing rows and columns
 ]
 
 
@@ -74,15 +76,17 @@ def test_wide_images_keep_the_xla_convolution():
         (1, 4, 6, 10, 3, 2, 2, 2),
         (2, 3, 5, 9, 3, 1, 2, 2),
         (1, 3, 5, 8, (3, 2), 1, (1, 0), (1, 2)),
+        (2, 3, 4, 10, (2, 3), (2, 3), 0, 1),
     ],
-    ids=["3x3", "7x7_stride2", "dilated", "dilated_stride1", "uneven_stride1"],
+    ids=["3x3", "7x7_stride2", "dilated", "dilated_stride1", "uneven_stride1", "tiles"],
 )
 def test_weight_gradient_as_matmul_matches_pytorch(case):
     batch, cin, cout, size, kernel, stride, padding, dilation = case
     torch.manual_seed(0)
     conv = torch.nn.Conv2d(cin, cout, kernel, stride, padding, dilation)
     x = torch.randn(batch, cin, size, size)
-    assert not _matmul_is_cheaper(x.shape, conv.weight.shape, (stride, stride), 1)
+    stride_pair = (stride, stride) if isinstance(stride, int) else stride
+    assert not _matmul_is_cheaper(x.shape, conv.weight.shape, stride_pair, 1)
     assert _weight_gradient_as_matmul(x.shape, conv.weight.shape, 1)
     params, loss = _assert_values_and_gradients_match_pytorch(conv, x)
     # Forward mode works too (a custom JVP, not a custom VJP).

@@ -99,6 +99,29 @@ def _patch_indices_cached(
     return flat
 
 
+def _tiles_the_image(
+    kernel: Sequence[int], stride: Sequence[int], padding: Sequence[int], dilation: Sequence[int]
+) -> bool:
+    """Whether the windows are disjoint tiles (a patchify stem: ViT's, ConvNeXt's), so that the
+    patches are the image itself, reordered: no gather needed."""
+    return (
+        list(stride) == list(kernel)
+        and list(padding) == [0] * len(kernel)
+        and list(dilation) == [1] * len(kernel)
+    )
+
+
+def _tiles(x: Any, kernel: Sequence[int], out: Sequence[int]) -> Any:
+    """(batch, in·kh·kw, out_h·out_w) patches of disjoint kh×kw tiles (trailing rows and columns
+    that fill no tile are dropped, as the convolution drops them)."""
+    batch, channels = x.shape[:2]
+    (kh, kw), (out_h, out_w) = kernel, out
+    x = x[:, :, : out_h * kh, : out_w * kw]
+    x = jax.lax.reshape(x, (batch, channels, out_h, kh, out_w, kw))
+    x = jax.lax.transpose(x, (0, 1, 3, 5, 2, 4))
+    return jax.lax.reshape(x, (batch, channels * kh * kw, out_h * out_w))
+
+
 def _convolution_as_matmul(
     x: Any, weight: Any, stride: Sequence[int], padding: Sequence[int], dilation: Sequence[int]
 ) -> Any:
@@ -109,6 +132,8 @@ def _convolution_as_matmul(
     out_w = _output_size(width, kw, stride[1], padding[1], dilation[1])
     if (kh, kw) == (1, 1) and list(padding) == [0, 0]:
         patches = x[:, :, :: stride[0], :: stride[1]]
+    elif _tiles_the_image((kh, kw), stride, padding, dilation):
+        patches = _tiles(x, (kh, kw), (out_h, out_w))
     else:
         indices = _patch_indices(height, width, (kh, kw), stride, padding, dilation)
         patches = jnp.take(
@@ -154,6 +179,10 @@ def _patch_matrix(
 ) -> Any:
     """The input's receptive fields as an (in·kh·kw, batch·positions) matrix (im2col)."""
     batch, channels, height, width = x.shape
+    if _tiles_the_image(kernel, stride, padding, dilation):
+        out = (height // kernel[0], width // kernel[1])
+        patches = jnp.swapaxes(_tiles(x, kernel, out), 0, 1)
+        return patches.reshape(channels * kernel[0] * kernel[1], -1)
     plane = height * width
     indices = _patch_indices(height, width, kernel, stride, padding, dilation)
     indices = indices.reshape(kernel[0] * kernel[1], 1, -1)
