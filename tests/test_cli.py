@@ -44,7 +44,8 @@ def test_json_report_with_gradients(capsys):
     assert report["ok"] and report["supported"] and report["missing"] == []
     ops = {op["name"]: op for op in report["ops"]}
     assert ops["aten.gelu.default"]["how"] == "lowering"
-    assert ops["aten.addmm.default"]["count"] == 2
+    linear = ops["torch.nn.functional.linear"]  # lowered whole, not as t + addmm
+    assert linear["how"] == "override" and linear["count"] == 2
     assert report["outputs"]["ok"] and report["outputs"]["max_abs_error"] < 1e-5
     assert report["gradients"]["compared"] == 5  # 4 parameters and the input
     assert report["gradients"]["ok"] and report["gradients"]["max_abs_error"] < 1e-5
