@@ -134,3 +134,25 @@ def test_antialiased_resize_matches_pytorch(mode, size, align_corners):
     grad = jax.grad(lambda a: (t2j(resize)(a) * jnp.arange(size[1])).sum())(t2j(x.detach()))
     assert_close(actual, expected)
     assert_close(grad, x.grad)
+
+
+@pytest.mark.parametrize(
+    "x_shape, bias",
+    [((1, 16), True), ((16,), False), ((1, 1, 16), True), ((4, 16), True), ((2, 3, 16), False)],
+)
+def test_linear_matches_pytorch_and_one_row_transposes_no_weight(x_shape, bias):
+    """F.linear is lowered whole: one row contracts the weight where it lies (XLA:CPU would copy
+    a transposed weight first), more rows keep PyTorch's ``weight.t()`` decomposition."""
+    torch.manual_seed(0)
+    layer = torch.nn.Linear(16, 24, bias=bias)
+    x = torch.randn(*x_shape)
+    params = {k: t2j(v) for k, v in layer.state_dict().items()}
+    converted = t2j(layer)
+    forward = jax.jit(lambda p, x: converted(x, state_dict=p))
+    assert_close(forward(params, t2j(x)), layer(x))
+    grads = jax.grad(lambda p: jnp.sum(jnp.sin(converted(t2j(x), state_dict=p))))(params)
+    torch.sin(layer(x)).sum().backward()
+    for name, parameter in layer.named_parameters():
+        assert_close(grads[name], parameter.grad, atol=1e-5, rtol=1e-5)
+    one_row = int(np.prod(x_shape[:-1])) == 1
+    assert ("transpose" in forward.lower(params, t2j(x)).as_text()) != one_row
