@@ -111,11 +111,12 @@ def _tiles_the_image(
     )
 
 
-def _tiles(x: Any, kernel: Sequence[int], out: Sequence[int]) -> Any:
+def _tiles(x: Any, kernel: Sequence[int]) -> Any:
     """(batch, in·kh·kw, out_h·out_w) patches of disjoint kh×kw tiles (trailing rows and columns
     that fill no tile are dropped, as the convolution drops them)."""
-    batch, channels = x.shape[:2]
-    (kh, kw), (out_h, out_w) = kernel, out
+    batch, channels, height, width = x.shape
+    kh, kw = kernel
+    out_h, out_w = height // kh, width // kw
     x = x[:, :, : out_h * kh, : out_w * kw]
     x = jax.lax.reshape(x, (batch, channels, out_h, kh, out_w, kw))
     x = jax.lax.transpose(x, (0, 1, 3, 5, 2, 4))
@@ -133,7 +134,7 @@ def _convolution_as_matmul(
     if (kh, kw) == (1, 1) and list(padding) == [0, 0]:
         patches = x[:, :, :: stride[0], :: stride[1]]
     elif _tiles_the_image((kh, kw), stride, padding, dilation):
-        patches = _tiles(x, (kh, kw), (out_h, out_w))
+        patches = _tiles(x, (kh, kw))
     else:
         indices = _patch_indices(height, width, (kh, kw), stride, padding, dilation)
         patches = jnp.take(
@@ -180,8 +181,7 @@ def _patch_matrix(
     """The input's receptive fields as an (in·kh·kw, batch·positions) matrix (im2col)."""
     batch, channels, height, width = x.shape
     if _tiles_the_image(kernel, stride, padding, dilation):
-        out = (height // kernel[0], width // kernel[1])
-        patches = jnp.swapaxes(_tiles(x, kernel, out), 0, 1)
+        patches = jnp.swapaxes(_tiles(x, kernel), 0, 1)
         return patches.reshape(channels * kernel[0] * kernel[1], -1)
     plane = height * width
     indices = _patch_indices(height, width, kernel, stride, padding, dilation)
