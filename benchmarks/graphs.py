@@ -71,17 +71,53 @@ def conv_block_torch() -> torch.nn.Module:
     ).eval()
 
 
-def conv_block_jax(params: dict[str, Any], x: Any) -> Any:
-    y = jax.lax.conv_general_dilated(
-        x, params["0.weight"], (1, 1), ((1, 1), (1, 1)), dimension_numbers=("NCHW", "OIHW", "NCHW")
+def _conv(x: Any, weight: Any, stride: int, padding: int) -> Any:
+    window_padding = ((padding, padding), (padding, padding))
+    return jax.lax.conv_general_dilated(
+        x, weight, (stride, stride), window_padding, dimension_numbers=("NCHW", "OIHW", "NCHW")
     )
-    scale = params["1.weight"] * jax.lax.rsqrt(params["1.running_var"] + 1e-5)
-    shift = params["1.bias"] - params["1.running_mean"] * scale
-    return jax.nn.relu(y * scale[None, :, None, None] + shift[None, :, None, None])
+
+
+def _batch_norm(params: dict[str, Any], prefix: str, x: Any) -> Any:
+    """Eval-mode batch norm folded into one scale and shift per channel."""
+    scale = params[f"{prefix}.weight"] * jax.lax.rsqrt(params[f"{prefix}.running_var"] + 1e-5)
+    shift = params[f"{prefix}.bias"] - params[f"{prefix}.running_mean"] * scale
+    return x * scale[None, :, None, None] + shift[None, :, None, None]
+
+
+def conv_block_jax(params: dict[str, Any], x: Any) -> Any:
+    return jax.nn.relu(_batch_norm(params, "1", _conv(x, params["0.weight"], 1, 1)))
 
 
 def conv_block_input() -> torch.Tensor:
     return torch.randn(1, 64, 56, 56)
+
+
+# --------------------------------------------------------------------------------------------------
+# torchvision's ResNet-18 written by hand in JAX (eval mode), on torchvision's state-dict names
+
+
+def _basic_block(params: dict[str, Any], prefix: str, x: Any, stride: int) -> Any:
+    y = jax.nn.relu(
+        _batch_norm(params, f"{prefix}.bn1", _conv(x, params[f"{prefix}.conv1.weight"], stride, 1))
+    )
+    y = _batch_norm(params, f"{prefix}.bn2", _conv(y, params[f"{prefix}.conv2.weight"], 1, 1))
+    if f"{prefix}.downsample.0.weight" in params:
+        x = _conv(x, params[f"{prefix}.downsample.0.weight"], stride, 0)
+        x = _batch_norm(params, f"{prefix}.downsample.1", x)
+    return jax.nn.relu(y + x)
+
+
+def resnet18_jax(params: dict[str, Any], x: Any) -> Any:
+    """What a JAX user would write: ``lax.conv`` in PyTorch's NCHW layout, folded batch norm."""
+    x = jax.nn.relu(_batch_norm(params, "bn1", _conv(x, params["conv1.weight"], 2, 3)))
+    pool_padding = ((0, 0), (0, 0), (1, 1), (1, 1))
+    x = jax.lax.reduce_window(x, -jnp.inf, jax.lax.max, (1, 1, 3, 3), (1, 1, 2, 2), pool_padding)
+    for layer in range(1, 5):
+        for block in range(2):
+            stride = 2 if layer > 1 and block == 0 else 1
+            x = _basic_block(params, f"layer{layer}.{block}", x, stride)
+    return jnp.mean(x, axis=(2, 3)) @ params["fc.weight"].T + params["fc.bias"]
 
 
 # --------------------------------------------------------------------------------------------------

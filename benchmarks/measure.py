@@ -115,14 +115,15 @@ def _jitted_contenders(
     args: tuple,
     options: dict[str, Any],
     result: dict[str, Any],
+    xla_defaults: bool = True,
 ) -> dict[str, Callable[[], Any]]:
     """``fn`` jitted with torch2jax's recommended compiler options, its first call timed as
     ``{first_call}_trace_s`` and ``{first_call}_compile_s``, and, where the options are not
-    empty, ``fn`` jitted with XLA's defaults too."""
+    empty and ``xla_defaults`` is set, ``fn`` jitted with XLA's defaults too."""
     lowered, result[f"{first_call}_trace_s"] = _timed(lambda: jax.jit(fn).lower(*args))
     compiled, result[f"{first_call}_compile_s"] = _timed(lambda: lowered.compile(options))
     contenders = {name: _runner(compiled, fn, args, options)}
-    if options:
+    if options and xla_defaults:
         contenders[f"{name}_xla_defaults"] = _runner(lowered.compile(), fn, args, {})
     return contenders
 
@@ -225,4 +226,53 @@ def bench_blocks(repeats: int) -> dict[str, Any]:
         for name in stats:
             stats[name]["ms"] = times[name]
         results[label] = stats
+    return results
+
+
+def bench_hand_written_resnet18(repeats: int) -> dict[str, Any]:
+    """ResNet-18 1×224 converted and written by hand in JAX (graphs.resnet18_jax), on the same
+    weights and compiler options: first call (trace, compile) and steady state, forward and
+    value_and_grad, in the same rounds; each version's largest difference from PyTorch."""
+    from graphs import resnet18_jax
+    from models import MODELS
+
+    spec = MODELS["resnet18_b1"]
+    torch.manual_seed(0)
+    model = spec.build().eval()
+    (image,) = spec.inputs()
+    with torch.inference_mode():
+        expected = model(image).numpy()
+    converted = t2j(model)
+    versions = {
+        "t2j": lambda state, x: converted(x, state_dict=state),
+        "hand-written JAX": resnet18_jax,
+    }
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    state = t2j(model.state_dict())
+    params = {n: v for n, v in state.items() if n in trainable}
+    buffers = {n: v for n, v in state.items() if n not in trainable}
+    args = (params, buffers, t2j(image))
+    options = compiler_options()
+    results: dict[str, Any] = {}
+    fwd: dict[str, Callable[[], Any]] = {}
+    grad: dict[str, Callable[[], Any]] = {}
+    for version, network in versions.items():
+
+        def forward(params: Any, buffers: Any, x: Any, network: Any = network) -> Any:
+            return network({**params, **buffers}, x)
+
+        def loss(params: Any, buffers: Any, x: Any, forward: Any = forward) -> Any:
+            return _loss_jax(forward(params, buffers, x))
+
+        result: dict[str, Any] = {}
+        fwd.update(_jitted_contenders(version, "fwd", forward, args, options, result, False))
+        grad[version] = _jitted_contenders(
+            version, "grad", jax.value_and_grad(loss), args, options, result, False
+        )[version]
+        actual = np.asarray(jax.jit(forward)(*args))
+        result["max_abs_diff"] = float(np.max(np.abs(actual - expected)))
+        results[version] = result
+    fwd_ms, grad_ms = interleaved_medians(fwd, repeats), interleaved_medians(grad, repeats)
+    for version, result in results.items():
+        result["fwd_ms"], result["grad_ms"] = fwd_ms[version], grad_ms[version]
     return results

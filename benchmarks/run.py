@@ -35,11 +35,15 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="smoke test: 3 timed rounds, no torch.compile, no blocks, small state dict",
+        help="smoke test: 3 timed rounds, no torch.compile, no blocks or hand-written model, small state dict",
     )
     parser.add_argument("--repeats", type=int, default=None, help="timed rounds (default 20)")
     parser.add_argument("--no-torch-compile", action="store_true")
-    parser.add_argument("--no-blocks", action="store_true", help="skip the block comparison")
+    parser.add_argument(
+        "--no-blocks",
+        action="store_true",
+        help="skip the block and hand-written ResNet-18 comparisons",
+    )
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     parser.add_argument(
         "--state-dict-mb", type=int, default=None, help="synthetic state dict size (default 500)"
@@ -84,7 +88,12 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.device == "cpu":
         jax.config.update("jax_platforms", "cpu")
-    from measure import bench_blocks, bench_model, large_state_dict_conversion
+    from measure import (
+        bench_blocks,
+        bench_hand_written_resnet18,
+        bench_model,
+        large_state_dict_conversion,
+    )
     from models import MODELS
     from report import chart, console_table, markdown_section, write_markdown
     from timing import load_average, machine_info
@@ -115,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
     blocks = {} if args.quick or args.no_blocks else bench_blocks(repeats)
+    hand_written = {} if args.quick or args.no_blocks else bench_hand_written_resnet18(repeats)
     big = large_state_dict_conversion(args.state_dict_mb or (20 if args.quick else 500))
     load_after = load_average()
 
@@ -127,7 +137,9 @@ def main(argv: list[str] | None = None) -> int:
     os.makedirs(os.path.dirname(os.path.abspath(chart_path)), exist_ok=True)
     renderer = chart(chart_path, device, results)
     options = " ".join(argv if argv is not None else sys.argv[1:])
-    section = markdown_section(info, load_after, results, blocks, big, chart_path, options)
+    section = markdown_section(
+        info, load_after, results, blocks, big, chart_path, options, hand_written
+    )
     section += f"\nChart drawn with the {renderer}.\n"
     if failures:
         section += "\nModels that failed:\n\n" + "\n".join(f"- `{f}`" for f in failures) + "\n"
@@ -135,7 +147,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         with open(args.json, "w") as f:
             json.dump(
-                {"machine": info, "results": results, "blocks": blocks, "state_dict": big},
+                {
+                    "machine": info,
+                    "results": results,
+                    "blocks": blocks,
+                    "hand_written_resnet18": hand_written,
+                    "state_dict": big,
+                },
                 f,
                 indent=1,
                 default=str,

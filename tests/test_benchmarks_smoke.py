@@ -70,3 +70,50 @@ def test_markdown_keeps_other_devices_sections(tmp_path):
     text = open(path).read()
     assert "second cpu" in text and "gpu table" in text and "first cpu" not in text
     assert text.count("<!-- device:cpu -->") == 1
+
+
+def _benchmarks_module(name):
+    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    try:
+        return __import__(name)
+    finally:
+        sys.path.pop(0)
+
+
+def test_hand_written_resnet18_matches_pytorch():
+    """The hand-written JAX reference of `make bench` is torchvision's ResNet-18, number for
+    number (eval mode, batch norm statistics that are not the identity)."""
+    import jax
+    import numpy as np
+    import torch
+    import torchvision
+
+    from torch2jax import t2j
+
+    resnet18_jax = _benchmarks_module("graphs").resnet18_jax
+    torch.manual_seed(0)
+    model = torchvision.models.resnet18(weights=None).eval()
+    for module in model.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.normal_(0, 0.1)
+            module.running_var.uniform_(0.5, 1.5)
+            module.weight.data.uniform_(0.5, 1.5)
+            module.bias.data.normal_(0, 0.1)
+    image = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        expected = model(image).numpy()
+    actual = np.asarray(jax.jit(resnet18_jax)(t2j(model.state_dict()), t2j(image)))
+    np.testing.assert_allclose(actual, expected, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.slow
+def test_hand_written_resnet18_benchmark_reports_both_versions():
+    results = _benchmarks_module("measure").bench_hand_written_resnet18(repeats=1)
+    assert set(results) == {"t2j", "hand-written JAX"}
+    for result in results.values():
+        for key in ("fwd_trace_s", "fwd_compile_s", "grad_trace_s", "grad_compile_s"):
+            assert result[key] > 0
+        assert result["fwd_ms"] > 0 and result["grad_ms"] > 0
+        assert result["max_abs_diff"] < 1e-4
+    section = "\n".join(_benchmarks_module("report")._hand_written_section(results))
+    assert "| hand-written JAX |" in section and "| t2j |" in section
