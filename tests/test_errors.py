@@ -3,6 +3,7 @@ ATen overload, their file and line) and says what to do; none leaves global stat
 
 from __future__ import annotations
 
+import gc
 import inspect
 import os
 import warnings
@@ -378,6 +379,7 @@ def test_errors_leave_no_state_changed(case, grad_enabled):
     assert torch._C._len_torch_function_stack() == 0
     assert torch._C._len_torch_dispatch_stack() == 0
     assert not torch.compiler.is_compiling()
+    assert gc.get_freeze_count() == 0 and gc.isenabled()
     if module_state is not None:
         assert target.training
         assert not hasattr(target, "partial")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -211,3 +213,23 @@ def test_captured_tensor_changed_in_place_is_seen_by_the_call_but_not_kept():
         with pytest.warns(CapturedMutationWarning, match="captured"):
             assert_close(jf(t2j(x)), expected)
         np.testing.assert_array_equal(counter.numpy(), [0.0, 0.0, 0.0])
+
+
+def test_a_trace_freezes_older_objects_and_leaves_the_collector_as_it_was():
+    frozen_while_running = []
+
+    def f(x):
+        frozen_while_running.append(gc.get_freeze_count())
+        return x * 2
+
+    jax.make_jaxpr(t2j(f))(jnp.ones(3))  # a trace: full collections skip older objects
+    t2j(f)(jnp.ones(3))  # an eager call: the collector untouched
+    assert frozen_while_running[0] > 0 and frozen_while_running[1] == 0
+    assert gc.get_freeze_count() == 0 and gc.isenabled()
+    gc.freeze()  # a process that freezes objects itself keeps exactly that
+    try:
+        own = gc.get_freeze_count()
+        jax.make_jaxpr(t2j(f))(jnp.ones(3))
+        assert frozen_while_running[-1] == own and gc.get_freeze_count() == own
+    finally:
+        gc.unfreeze()
