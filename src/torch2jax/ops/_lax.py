@@ -15,7 +15,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
-from jax import lax
+from jax import custom_jvp, lax
+from jax.lax import Precision
 
 from torch2jax.ops._common import is_array, precision
 
@@ -86,3 +87,80 @@ def reduced_mean(x: Any, axes: Sequence[int]) -> Any:
     total = lax.reduce_sum(x, axes)
     kept = tuple(1 if i in axes else s for i, s in enumerate(x.shape))
     return lax.div(lax.reshape(total, kept), np.asarray(count, x.dtype))
+
+
+# --------------------------------------------------------------------------------------------------
+# Per-column parameters (biases, normalization scales) whose gradients are column sums
+
+
+def _spread_rows(vector: Any, shape: tuple[int, ...]) -> Any:
+    """``vector`` broadcast along the rows of ``shape``, written as an outer product with ones:
+    reverse mode then sums a gradient's rows as ``ones @ gradient``, which XLA:CPU runs as one
+    matrix-vector product, 3-9x faster than the column-sum reduction a broadcast transposes to
+    (0.11 against 1.05 ms for 197x3072)."""
+    rows = int(np.prod(shape[:-1]))
+    ones = lax.full((rows, 1), 1, vector.dtype)
+    outer = lax.dot_general(
+        ones,
+        lax.reshape(vector, (1, shape[-1])),
+        (((1,), (0,)), ((), ())),
+        precision=Precision.HIGHEST,
+    )
+    return lax.reshape(outer, shape)
+
+
+@custom_jvp
+def _add_per_column(x: Any, vector: Any) -> Any:
+    return lax.add(x, broadcast_to(vector, x.shape))
+
+
+@_add_per_column.defjvp
+def _add_per_column_jvp(primals: tuple[Any, Any], tangents: tuple[Any, Any]) -> tuple[Any, Any]:
+    (x, vector), (x_dot, vector_dot) = primals, tangents
+    return _add_per_column(x, vector), lax.add(x_dot, _spread_rows(vector_dot, x.shape))
+
+
+@custom_jvp
+def _multiply_per_column(x: Any, vector: Any) -> Any:
+    return lax.mul(x, broadcast_to(vector, x.shape))
+
+
+@_multiply_per_column.defjvp
+def _multiply_per_column_jvp(
+    primals: tuple[Any, Any], tangents: tuple[Any, Any]
+) -> tuple[Any, Any]:
+    (x, vector), (x_dot, vector_dot) = primals, tangents
+    out_dot = lax.add(
+        lax.mul(x_dot, broadcast_to(vector, x.shape)), lax.mul(x, _spread_rows(vector_dot, x.shape))
+    )
+    return _multiply_per_column(x, vector), out_dot
+
+
+def _per_column(x: Any, vector: Any) -> bool:
+    """``vector`` holds one float32 value per column of ``x``, which has more than one row."""
+    return (
+        vector.ndim == 1
+        and x.ndim >= 2
+        and x.shape[-1] == vector.shape[0]
+        and x.dtype == vector.dtype == np.float32
+        and int(np.prod(x.shape[:-1])) > 1
+    )
+
+
+def add(a: Any, b: Any) -> Any:
+    """``a + b`` (one dtype, NumPy broadcasting); a bias's gradient as a matrix-vector product."""
+    if _per_column(a, b):
+        return _add_per_column(a, b)
+    if _per_column(b, a):
+        return _add_per_column(b, a)
+    return binary(lax.add, a, b)
+
+
+def multiply(a: Any, b: Any) -> Any:
+    """``a * b`` (one dtype, NumPy broadcasting); a per-column scale's gradient as a
+    matrix-vector product."""
+    if _per_column(a, b):
+        return _multiply_per_column(a, b)
+    if _per_column(b, a):
+        return _multiply_per_column(b, a)
+    return binary(lax.mul, a, b)

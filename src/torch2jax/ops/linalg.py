@@ -45,7 +45,7 @@ def _scaled_sum(bias: Any, product: Any, beta: Any, alpha: Any) -> Any:
         return (bias if beta == 1 else bias * cast(beta, dtype)) + product
     if beta != 1:
         bias = _lax.binary(jax.lax.mul, bias, _lax.constant(beta, dtype))
-    return _lax.binary(jax.lax.add, bias, product)
+    return _lax.add(bias, product)
 
 
 @implements(aten.addmm, aten.baddbmm, aten.addmv)

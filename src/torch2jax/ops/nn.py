@@ -770,16 +770,16 @@ def native_layer_norm(
     rstd = jax.lax.rsqrt(jax.lax.add(var, np.asarray(eps, compute)))
     out = _lax.binary(jax.lax.mul, centered, rstd)
     if weight is not None:
-        out = _promoted(jax.lax.mul, out, weight)
+        out = _promoted(_lax.multiply, out, weight)
     if bias is not None:
-        out = _promoted(jax.lax.add, out, bias)
+        out = _promoted(_lax.add, out, bias)
     return _lax.constant(out, x.dtype), mean, rstd
 
 
 def _promoted(fn: Any, a: Any, b: Any) -> Any:
     """``fn(a, b)`` in the two arrays' common dtype (jax.numpy's promotion), broadcast."""
     dtype = a.dtype if a.dtype == b.dtype else jnp.result_type(a, b)
-    return _lax.binary(fn, _lax.constant(a, dtype), _lax.constant(b, dtype))
+    return fn(_lax.constant(a, dtype), _lax.constant(b, dtype))
 
 
 @implements(aten.native_group_norm)
