@@ -226,10 +226,10 @@ def test_a_trace_freezes_older_objects_and_leaves_the_collector_as_it_was():
     t2j(f)(jnp.ones(3))  # an eager call: the collector untouched
     assert frozen_while_running[0] > 0 and frozen_while_running[1] == 0
     assert gc.get_freeze_count() == 0 and gc.isenabled()
-    gc.freeze()  # a process that freezes objects itself keeps exactly that
+    gc.freeze()  # a process that freezes objects itself keeps its freeze, with nothing added
     try:
-        own = gc.get_freeze_count()
+        own = gc.get_freeze_count()  # frozen objects freed by reference counting leave it
         jax.make_jaxpr(t2j(f))(jnp.ones(3))
-        assert frozen_while_running[-1] == own and gc.get_freeze_count() == own
+        assert frozen_while_running[-1] <= own and 0 < gc.get_freeze_count() <= own
     finally:
         gc.unfreeze()
